@@ -1,0 +1,38 @@
+"""The REST API under /api/v1/: every error is JSON `{"detail": ...}` with a 4xx status."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+
+from csops.core.api import AUTH, field_errors
+from csops.customers.api import router as customers_router
+
+api = NinjaAPI(
+    title="csops API", version="1", urls_namespace="api", auth=AUTH,
+    description="Bearer tokens come from `csops token create USER`.",
+)
+api.add_router("/", customers_router)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    return api.create_response(request, {"detail": field_errors(exc)}, status=422)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request, exc):
+    return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorized(request, exc):
+    return api.create_response(
+        request, {"detail": "Authentication required: send `Authorization: Bearer <token>`."},
+        status=401,
+    )

@@ -1,0 +1,34 @@
+import secrets
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from csops.core.actions import set_demo_logins
+from csops.core.configuration import apply_configuration, default_directory
+from csops.customers.models import Account
+
+
+class Command(BaseCommand):
+    help = "Migrate, load the default configuration and demo data, and serve on 127.0.0.1."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=2000)
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="Prepare the data and stop.")
+
+    def handle(self, accounts, port, no_serve, **options):
+        self.stderr.write("Migrating the database …")
+        call_command("migrate", verbosity=0, interactive=False)
+        result = apply_configuration(default_directory(), message="Default configuration")
+        self.stderr.write(f"Default configuration: {result.summary() if result.diffs else 'up to date'}")
+        if not Account.objects.exists():
+            call_command("seed", accounts=accounts, seed=1, stdout=self.stderr)
+        password = secrets.token_urlsafe(9)
+        logins = set_demo_logins(password)
+        self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
+        self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
+        for username, description in logins:
+            self.stdout.write(f"  {username:10} {description}")
+        self.stdout.write("")
+        if not no_serve:
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)

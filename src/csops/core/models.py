@@ -1,0 +1,150 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "CS Ops admin"
+    CSM = "csm", "CSM / CSE"
+    ACCOUNT_OWNER = "account_owner", "Account owner"
+    VIEWER = "viewer", "Viewer"
+
+
+class JobFunction(models.TextChoices):
+    CS_OPS = "cs_ops", "CS Operations"
+    CSM = "csm", "Customer Success Manager"
+    CSE = "cse", "Customer Success Engineer"
+    CSA = "csa", "Customer Success Architect"
+    AE = "ae", "Account Executive"
+    SAE = "sae", "Strategic Account Executive"
+    SA = "sa", "Solutions Architect"
+    RENEWALS = "renewals", "Renewals Manager"
+    LEADER = "leader", "Leader"
+    POOL = "pool", "Pool"
+
+
+class User(AbstractUser):
+    """A person, or a pool (e.g. "TAM Scale") that can be assigned like a person but never logs in."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    function = models.CharField(max_length=20, choices=JobFunction.choices, blank=True)
+    geo = models.ForeignKey(
+        "customers.Geo", null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+    )
+    is_pool = models.BooleanField(
+        default=False, help_text="A shared assignee such as TAM Scale, worked by its members."
+    )
+    pool = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
+        limit_choices_to={"is_pool": True},
+    )
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when. Written by actions only, never edited."""
+
+    class Verb(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    verb = models.CharField(max_length=10, choices=Verb.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, help_text="field: [old, new]")
+    source = models.CharField(max_length=20, default="web")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_verb_display()} {self.object_repr}"
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the secret is shown once at creation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+
+class ConfigChange(models.Model):
+    """One versioned change to the configuration: a `config apply`, or an admin's edit."""
+
+    number = models.PositiveIntegerField(unique=True)
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    message = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=300, blank=True, help_text="Directory or page applied from.")
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Change #{self.number}"
+
+
+class ConfigVersion(models.Model):
+    """The state of one configuration object after a change; the object's history is its versions."""
+
+    change = models.ForeignKey(ConfigChange, on_delete=models.CASCADE, related_name="versions")
+    kind = models.CharField(max_length=50)
+    key = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    data = models.JSONField(null=True, help_text="Null when the object was deleted.")
+
+    class Meta:
+        ordering = ["kind", "key", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key", "version"], name="config_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key} v{self.version}"
+
+
+class ReferenceRow(models.Model):
+    """Configuration rows an admin may extend (geos, personas, reasons…), keyed by name."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name

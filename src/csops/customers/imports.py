@@ -1,0 +1,453 @@
+"""Reading and validating import files (CSV or Parquet) before anything is written.
+
+Every row is parsed and checked first; the writes happen in `actions.import_records`.
+Column headers are matched loosely (case, spaces, underscores and a trailing Salesforce
+`__c` are ignored), through built-in Salesforce aliases and the admin's configured mappings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from csops.core.models import User
+from csops.customers import parsing
+from csops.customers.models import (
+    Account,
+    Color,
+    Contact,
+    CustomFieldDefinition,
+    Deployment,
+    ForecastCategory,
+    Geo,
+    ImportMapping,
+    LifecycleStage,
+    Opportunity,
+    OpportunityType,
+    Persona,
+    Priority,
+    RiskImpact,
+    RiskReason,
+    SalesSegment,
+    Segment,
+    Severity,
+    SupportTicket,
+    Tier,
+)
+
+KINDS = ("accounts", "contacts", "opportunities", "tickets")
+CHUNK = 900  # stays under SQLite's limit on query parameters
+EXTRA = "\x00extra"  # where a CSV row keeps cells beyond the header
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (encoding, format, missing columns)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    parser: Callable[[dict], parsing.Parser]  # built per import, from the lookup tables
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        column = f", column {self.column}" if self.column else ""
+        return f"line {self.line}{column}: {self.reason}"
+
+
+@dataclass
+class ValidatedRow:
+    line: int
+    raw: dict[str, Any]
+    values: dict[str, Any]
+
+
+@dataclass
+class Validation:
+    kind: str
+    columns: list[str]
+    rows: list[ValidatedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    bad_lines: set[int] = field(default_factory=set)
+    ignored_columns: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # field → the file's column
+
+    def error(self, line: int, column: str, reason: str) -> None:
+        self.errors.append(RowError(line, column, reason))
+        self.bad_lines.add(line)
+
+    @property
+    def valid_rows(self) -> list[ValidatedRow]:
+        return [r for r in self.rows if r.line not in self.bad_lines]
+
+
+def _const(parser: parsing.Parser) -> Callable[[dict], parsing.Parser]:
+    return lambda tables: parser
+
+
+def _ref(table: str, what: str) -> Callable[[dict], parsing.Parser]:
+    return lambda tables: parsing.lookup(tables[table], what)
+
+
+def _text(model: type[models.Model], name: str) -> Callable[[dict], parsing.Parser]:
+    return _const(parsing.text(model._meta.get_field(name).max_length))
+
+
+ACCOUNT_REF = ("account_external_id", "accountid", "account", "accountcrmid")
+
+SPECS: dict[str, list[Column]] = {
+    "accounts": [
+        Column("external_id", _text(Account, "external_id"), True, ("id", "accountid", "crmid")),
+        Column("name", _text(Account, "name"), True, ("accountname",)),
+        Column("parent", _const(parsing.text(64)), False, ("parentid", "parentaccountid", "parent_external_id")),
+        Column("segment", _ref("segment", "segment"), False, ("accountsegment", "cssegment")),
+        Column("geo", _ref("geo", "geo"), False, ("region", "accountgeo")),
+        Column("industry", _text(Account, "industry")),
+        Column("employees", _const(parsing.integer()), False, ("numberofemployees",)),
+        Column("sales_segment", _const(parsing.choice(SalesSegment))),
+        Column("arr", _const(parsing.decimal(minimum=0)), False, ("annualrecurringrevenue",)),
+        Column("lam", _const(parsing.decimal(max_digits=16, minimum=0)), False, ("landedaddressablemarket",)),
+        Column("tier", _const(parsing.choice(Tier)), False, ("producttier", "plan")),
+        Column("deployment", _const(parsing.choice(Deployment)), False, ("deploymenttype",)),
+        Column("lifecycle_stage", _const(parsing.choice(LifecycleStage)), False, ("lifecycle",)),
+        Column("csm_priority", _const(parsing.choice(Priority)), False, ("priority",)),
+        Column("contract_start", _const(parsing.date), False, ("contractstartdate",)),
+        Column("renewal_date", _const(parsing.date), False, ("nextrenewaldate",)),
+        Column("licensed_users", _const(parsing.integer()), False, ("licenses", "seats")),
+        Column("ae", _ref("user", "user"), False, ("accountowner", "owner", "owneremail")),
+        Column("sa", _ref("user", "user"), False, ("solutionsarchitect",)),
+        Column("csm", _ref("user", "user"), False, ("tam", "customersuccessmanager")),
+        Column("cse", _ref("user", "user"), False, ("customersuccessengineer",)),
+        Column("renewals_manager", _ref("user", "user"), False, ("renewalmanager",)),
+        Column("csm_sentiment", _const(parsing.choice(Color)), False, ("sentiment",)),
+        Column("csm_sentiment_date", _const(parsing.date), False, ("sentimentdate",)),
+        Column("cs_project_url", _const(parsing.url), False, ("projecturl",)),
+        Column("slack_channel", _text(Account, "slack_channel"), False, ("slack",)),
+    ],
+    "contacts": [
+        Column("external_id", _text(Contact, "external_id"), True, ("id", "contactid")),
+        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
+        Column("first_name", _text(Contact, "first_name")),
+        Column("last_name", _text(Contact, "last_name"), True),
+        Column("email", _const(parsing.email)),
+        Column("title", _text(Contact, "title")),
+        Column("phone", _text(Contact, "phone")),
+        Column("persona", _ref("persona", "persona")),
+        Column("email_opt_out", _const(parsing.boolean), False, ("hasoptedoutofemail", "optout")),
+    ],
+    "opportunities": [
+        Column("external_id", _text(Opportunity, "external_id"), True, ("id", "opportunityid")),
+        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
+        Column("name", _text(Opportunity, "name"), True, ("opportunityname",)),
+        Column("type", _const(parsing.choice(OpportunityType)), True, ("opportunitytype",)),
+        Column("arr_basis", _const(parsing.decimal(minimum=0))),
+        Column("net_arr", _const(parsing.decimal())),
+        Column("close_date", _const(parsing.date), True),
+        Column("stage", _text(Opportunity, "stage"), True, ("stagename",)),
+        Column("forecast_category", _const(parsing.choice(ForecastCategory)), False, ("forecastcategoryname",)),
+        Column("risk_impact", _ref("risk_impact", "risk impact")),
+        Column("risk_reason", _ref("risk_reason", "risk reason")),
+    ],
+    "tickets": [
+        Column("external_id", _text(SupportTicket, "external_id"), True, ("id", "ticketid", "casenumber")),
+        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
+        Column("subject", _text(SupportTicket, "subject"), True),
+        Column("severity", _const(parsing.choice(Severity)), True, ("priority",)),
+        Column("is_emergency", _const(parsing.boolean), False, ("emergency",)),
+        Column("opened_at", _const(parsing.datetime), True, ("createddate", "opened")),
+        Column("closed_at", _const(parsing.datetime), False, ("closeddate", "closed")),
+    ],
+}
+
+MODELS: dict[str, type[models.Model]] = {
+    "accounts": Account, "contacts": Contact, "opportunities": Opportunity, "tickets": SupportTicket,
+}
+FOREIGN_KEYS = {"segment", "geo", "ae", "sa", "csm", "cse", "renewals_manager", "account",
+                "persona", "risk_impact", "risk_reason"}
+
+
+def normalize_header(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.strip().lower().removesuffix("__c"))
+
+
+def _name_table(model: type[models.Model]) -> dict[str, int]:
+    return {name.lower(): pk for pk, name in model.objects.values_list("pk", "name")}
+
+
+def _user_table() -> dict[str, int]:
+    table: dict[str, int] = {}
+    for pk, username, email, first, last in User.objects.values_list(
+        "pk", "username", "email", "first_name", "last_name"
+    ):
+        for key in (username, email, f"{first} {last}".strip()):
+            if key:
+                table.setdefault(key.lower(), pk)
+    return table
+
+
+def existing_ids(model: type[models.Model], external_ids: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(external_ids), CHUNK):
+        chunk = external_ids[start:start + CHUNK]
+        found.update(model.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+    return found
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """The header and (line number, row) pairs; Parquet rows are numbered as a CSV would be."""
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    if path.suffix.lower() == ".parquet":
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise ImportFileError(f"{path.name}: not a readable Parquet file: {exc}") from exc
+        return table.column_names, ((i + 2, row) for i, row in enumerate(table.to_pylist()))
+    return _read_csv(path.read_bytes(), path.name)
+
+
+def _read_csv(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    try:
+        text = codecs.decode(data, "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFileError(
+            f"{name}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save the file as UTF-8 CSV"
+        ) from None
+    if "\x00" in text:
+        raise ImportFileError(f"{name}: binary data is not a CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ImportFileError(f"{name}: the file is empty")
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        line = reader.line_num + 1
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                yield line, dict(zip(header, cells, strict=False)) | (
+                    {EXTRA: cells[len(header):]} if len(cells) > len(header) else {}
+                )
+            line = reader.line_num + 1
+    return header, rows()
+
+
+def read_csv_bytes(data: bytes, name: str):
+    return _read_csv(data, name)
+
+
+# --- mapping headers to fields ---------------------------------------------------------------
+
+def map_columns(kind: str, header: list[str], *, update: bool = False,
+                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Header → field, header → custom field name, and the headers ignored."""
+    spec = SPECS[kind]
+    known: dict[str, str] = {}
+    for column in spec:
+        model_field = MODELS[kind]._meta.get_field(column.field)
+        for name in (column.field, str(model_field.verbose_name), *column.aliases):
+            known.setdefault(normalize_header(name), column.field)
+    configured = {}
+    mapping = ImportMapping.objects.filter(name=kind).first()
+    if mapping:
+        configured = {normalize_header(src): dst for src, dst in mapping.columns.items()}
+    custom = {}
+    if kind == "accounts":
+        for definition in CustomFieldDefinition.objects.all():
+            for name in (definition.name, definition.label, f"custom_{definition.name}"):
+                custom.setdefault(normalize_header(name), definition.name)
+
+    to_field: dict[str, str] = {}
+    to_custom: dict[str, str] = {}
+    ignored: list[str] = []
+    for header_name in header:
+        norm = normalize_header(header_name)
+        target = configured.get(norm) or known.get(norm)
+        if target:
+            if target in to_field.values():
+                other = next(h for h, f in to_field.items() if f == target)
+                raise ImportFileError(
+                    f"line 1: columns {other!r} and {header_name!r} both map to {target!r}"
+                )
+            to_field[header_name] = target
+        elif norm in custom:
+            to_custom[header_name] = custom[norm]
+        else:
+            ignored.append(header_name)
+    for column in spec:
+        if column.required and not update and column.field not in to_field.values():
+            raise ImportFileError(f"line 1: missing required column {column.field!r}")
+    return to_field, to_custom, ignored
+
+
+# --- validating ---------------------------------------------------------------------------------
+
+def _lookup_tables(kind: str, header_to_field: dict[str, str],
+                   rows: list[tuple[int, dict]]) -> dict[str, dict]:
+    fields = set(header_to_field.values())
+    tables: dict[str, dict] = {}
+    if fields & {"ae", "sa", "csm", "cse", "renewals_manager"}:
+        tables["user"] = _user_table()
+    for name, model in (("segment", Segment), ("geo", Geo), ("persona", Persona),
+                        ("risk_impact", RiskImpact), ("risk_reason", RiskReason)):
+        if name in fields:
+            tables[name] = _name_table(model)
+    if "account" in fields:
+        header = next(h for h, f in header_to_field.items() if f == "account")
+        wanted = sorted({str(row.get(header) or "").strip() for _, row in rows} - {""})
+        tables["account"] = {k.lower(): v for k, v in existing_ids(Account, wanted).items()}
+    return tables
+
+
+def validate(kind: str, path: Path) -> Validation:
+    if kind not in SPECS:
+        raise ImportFileError(f"unknown kind {kind!r} (use one of: {', '.join(KINDS)})")
+    header, row_iter = read_rows(path)
+    return validate_rows(kind, header, list(row_iter))
+
+
+def validate_rows(kind: str, header: list[str], rows: list[tuple[int, dict]], *,
+                  update: bool = False) -> Validation:
+    """Parse and check rows; `update` checks only the given columns of existing records."""
+    to_field, to_custom, ignored = map_columns(kind, header, update=update)
+    tables = _lookup_tables(kind, to_field, rows)
+    columns = {c.field: c for c in SPECS[kind]}
+    parsers = {h: columns[f].parser(tables) for h, f in to_field.items()}
+    required = {h for h, f in to_field.items() if columns[f].required}
+    custom_parsers = _custom_parsers() if to_custom else {}
+    result = Validation(kind=kind, columns=header, ignored_columns=ignored,
+                        headers={f: h for h, f in to_field.items()})
+    first_seen: dict[str, int] = {}
+    id_header = next((h for h, f in to_field.items() if f == "external_id"), "")
+
+    for line, raw in rows:
+        if EXTRA in raw:
+            cells = len(header) + len(raw[EXTRA])
+            result.error(line, "", f"{cells} cells, the header has {len(header)}")
+            continue
+        values: dict[str, Any] = {}
+        for header_name, parse in parsers.items():
+            cell = raw.get(header_name)
+            if parsing.is_blank(cell):
+                if header_name in required:
+                    result.error(line, header_name, "required")
+                continue
+            try:
+                values[to_field[header_name]] = parse(cell)
+            except ValueError as exc:
+                result.error(line, header_name, str(exc))
+        custom = {}
+        for header_name, name in to_custom.items():
+            cell = raw.get(header_name)
+            if not parsing.is_blank(cell):
+                try:
+                    custom[name] = custom_parsers[name](cell)
+                except ValueError as exc:
+                    result.error(line, header_name, str(exc))
+        if custom:
+            values["custom_fields"] = custom
+        external_id = values.get("external_id")
+        if external_id:
+            if external_id in first_seen:
+                result.error(line, id_header,
+                             f"duplicate id {external_id!r} (first on line {first_seen[external_id]})")
+            else:
+                first_seen[external_id] = line
+        result.rows.append(ValidatedRow(line, raw, values))
+    if kind == "accounts":
+        _check_accounts(result, to_field, update=update)
+    return result
+
+
+def model_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Parsed values as model attributes: references become `<field>_id`."""
+    fields = {}
+    for name, value in values.items():
+        if name == "parent":
+            fields["parent_id"] = existing_ids(Account, [value]).get(value) if value else None
+        elif name in FOREIGN_KEYS:
+            fields[f"{name}_id"] = value
+        else:
+            fields[name] = value
+    return fields
+
+
+def _custom_parsers() -> dict[str, parsing.Parser]:
+    parsers: dict[str, parsing.Parser] = {}
+    by_type = {
+        "text": parsing.text(1000), "integer": parsing.integer(minimum=None),
+        "decimal": lambda v: str(parsing.decimal(max_digits=20, places=4)(v)),
+        "date": lambda v: parsing.date(v).isoformat(), "boolean": parsing.boolean,
+        "url": parsing.url,
+    }
+    for definition in CustomFieldDefinition.objects.all():
+        if definition.type == "choice":
+            options = {str(c).lower(): c for c in definition.choices}
+
+            def parse(value, options=options):
+                try:
+                    return options[str(value).strip().lower()]
+                except KeyError:
+                    raise ValueError(f"unknown value {value!r} (allowed: {', '.join(map(str, options.values()))})") from None
+            parsers[definition.name] = parse
+        else:
+            parsers[definition.name] = by_type[definition.type]
+    return parsers
+
+
+def segment_for_arr(segments: list[Segment], arr) -> Segment | None:
+    return next((s for s in segments
+                 if s.arr_min <= arr and (s.arr_max is None or arr < s.arr_max)), None)
+
+
+def sales_segment_for(employees: int) -> str:
+    if employees > 2000:
+        return SalesSegment.LARGE
+    return SalesSegment.MID_MARKET if employees > 100 else SalesSegment.SMB
+
+
+def _check_accounts(result: Validation, to_field: dict[str, str], *, update: bool) -> None:
+    """Checks that need the whole file: parents, derived segments and model rules."""
+    header_of = {f: h for h, f in to_field.items()}
+    in_file = {r.values["external_id"] for r in result.rows if "external_id" in r.values}
+    parents = sorted({r.values["parent"] for r in result.rows if r.values.get("parent")} - in_file)
+    known_parents = set(existing_ids(Account, parents))
+    auto_segments = [s for s in Segment.objects.all() if s.csm_model != "separate"]
+    for row in result.rows:
+        values = row.values
+        parent = values.get("parent")
+        if parent and parent not in in_file and parent not in known_parents:
+            result.error(row.line, header_of["parent"], f"unknown parent account {parent!r}")
+        if parent and parent == values.get("external_id"):
+            result.error(row.line, header_of["parent"], "an account cannot be its own parent")
+        if not update and "segment" not in values:
+            # A blank segment follows the ARR ranges; PubSec-like segments are never derived.
+            segment = segment_for_arr(auto_segments, values.get("arr", 0))
+            if segment is None:
+                result.error(row.line, header_of.get("segment", header_of.get("arr", "")),
+                             "no segment covers this ARR; give a segment")
+            else:
+                values["segment"] = segment.pk
+        if "sales_segment" not in values and values.get("employees") is not None:
+            values["sales_segment"] = sales_segment_for(values["employees"])

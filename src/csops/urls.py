@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from csops.api import api
+from csops.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", core_views.ThrottledLoginView.as_view(), name="login"),
+    path("logout/", core_views.LogoutView.as_view(), name="logout"),
+    path("config/", core_views.config_history, name="config_history"),
+    path("audit/", core_views.audit_log, name="audit_log"),
+    path("customers/", include("csops.customers.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]
