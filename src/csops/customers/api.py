@@ -4,7 +4,6 @@ Input goes through the same parsers and checks as an import row, so a value the 
 rejects the API rejects with the same reason; references are by name, username or CRM id.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal

@@ -41,8 +41,12 @@ class SearchFilterSet(filters.FilterSet):
 
 class AccountFilterSet(SearchFilterSet):
     search_fields = ("name", "external_id")
-    segment = filters.ModelMultipleChoiceFilter(queryset=Segment.objects.all(), to_field_name="name")
-    geo = filters.ModelMultipleChoiceFilter(queryset=Geo.objects.all(), to_field_name="name")
+    segment = filters.ModelMultipleChoiceFilter(
+        field_name="segment__name", queryset=Segment.objects.all(), to_field_name="name"
+    )
+    geo = filters.ModelMultipleChoiceFilter(
+        field_name="geo__name", queryset=Geo.objects.all(), to_field_name="name"
+    )
     csm = filters.ModelChoiceFilter(
         queryset=User.objects.filter(accounts_as_csm__isnull=False).distinct(),
         to_field_name="username", label="CSM",

@@ -1,0 +1,51 @@
+"""Fixtures every app's tests share: the default configuration, one user per role, a small
+seeded customer base, and clients logged in as each role."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+
+from csops.core.configuration import apply_configuration, default_directory
+from csops.core.models import Role, User
+from csops.customers.actions import seed_customers
+from csops.customers.synthetic import generate
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+def config(db):
+    return apply_configuration(default_directory(), message="test defaults")
+
+
+@pytest.fixture
+def users(config) -> dict[str, User]:
+    people = {}
+    for role in Role:
+        user = User.objects.create_user(
+            username=f"{role.value}-user", password="pw-for-tests", role=role,
+            email=f"{role.value}@example.com", first_name=role.label, last_name="Tester",
+        )
+        people[role.value] = user
+    people["pool"] = User.objects.create(username="tam-scale", first_name="TAM", last_name="Scale",
+                                         is_pool=True, role=Role.CSM)
+    return people
+
+
+@pytest.fixture
+def seeded(users):
+    dataset = generate(40, seed=3, today=TODAY)
+    seed_customers(dataset, actor=None)
+    return dataset
+
+
+@pytest.fixture
+def client_as(users):
+    def make(role: str) -> Client:
+        client = Client()
+        client.force_login(users[role])
+        return client
+    return make
