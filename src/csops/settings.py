@@ -148,3 +148,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CSOPS_LOG_LEVEL", "WARNING")},
 }
+FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict
 
@@ -299,7 +299,7 @@ def create_account(request: HttpRequest, payload: AccountIn):
     require(request, "add_account")
     fields = parse_input("accounts", payload, update=False)
     account = actions.create_account(actor=request.user, source="api", **fields)
-    return 201, get_account(request, account.pk)
+    return Status(201, get_account(request, account.pk))
 
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
@@ -329,7 +329,7 @@ def create_contact(request: HttpRequest, payload: ContactIn):
     require(request, "add_contact")
     contact = actions.create_contact(actor=request.user, source="api",
                                      **parse_input("contacts", payload, update=False))
-    return 201, contact
+    return Status(201, contact)
 
 
 @router.patch("/contacts/{contact_id}", response=ContactOut)
@@ -358,7 +358,7 @@ def create_opportunity(request: HttpRequest, payload: OpportunityIn):
     require(request, "add_opportunity")
     opportunity = actions.create_opportunity(actor=request.user, source="api",
                                              **parse_input("opportunities", payload, update=False))
-    return 201, opportunity
+    return Status(201, opportunity)
 
 
 @router.patch("/opportunities/{opportunity_id}", response=OpportunityOut)
@@ -387,7 +387,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
     require(request, "add_ticket")
     ticket = actions.create_ticket(actor=request.user, source="api",
                                    **parse_input("tickets", payload, update=False))
-    return 201, ticket
+    return Status(201, ticket)
 
 
 @router.patch("/tickets/{ticket_id}", response=TicketOut)
