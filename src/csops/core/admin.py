@@ -61,7 +61,10 @@ class RoleAdmin(admin.ModelAdmin):
 class CsopsUserAdmin(RoleAdmin, UserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "function", "geo", "is_pool", "is_active")
     list_filter = ("role", "function", "geo", "is_pool", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("csops", {"fields": ("role", "function", "geo", "is_pool", "pool", "manager")}))
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("csops", {"fields": ("role", "function", "geo", "is_pool", "pool", "manager")}),
+    )
 
 
 @admin.register(AuditEntry)

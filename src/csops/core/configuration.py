@@ -71,8 +71,7 @@ class ConfigResult:
 
     def summary(self) -> str:
         counts = {verb: sum(d.verb == verb for d in self.diffs) for verb in ("create", "update", "delete")}
-        return (f"{counts['create']} to add, {counts['update']} to change, "
-                f"{counts['delete']} to delete.")
+        return f"{counts['create']} to add, {counts['update']} to change, {counts['delete']} to delete."
 
 
 def plain(value: Any) -> Any:
@@ -138,19 +137,31 @@ class _Applier:
         self.change: ConfigChange | None = None
         self.diffs: list[ObjectDiff] = []
 
-    def record(self, kind: ConfigKind, key: str, before: dict | None, after: dict | None,
-               obj: models.Model) -> None:
+    def record(
+        self, kind: ConfigKind, key: str, before: dict | None, after: dict | None, obj: models.Model
+    ) -> None:
         if before == after:
             return
         if self.change is None:
             last = ConfigChange.objects.order_by("-number").values_list("number", flat=True).first()
             self.change = ConfigChange.objects.create(
-                number=(last or 0) + 1, actor=self.actor, message=self.message, source=self.source,
+                number=(last or 0) + 1,
+                actor=self.actor,
+                message=self.message,
+                source=self.source,
             )
-        last_version = (ConfigVersion.objects.filter(kind=kind.name, key=key)
-                        .order_by("-version").values_list("version", flat=True).first())
+        last_version = (
+            ConfigVersion.objects.filter(kind=kind.name, key=key)
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
         ConfigVersion.objects.create(
-            change=self.change, kind=kind.name, key=key, version=(last_version or 0) + 1, data=after,
+            change=self.change,
+            kind=kind.name,
+            key=key,
+            version=(last_version or 0) + 1,
+            data=after,
         )
         verb = "create" if before is None else "delete" if after is None else "update"
         changes = audit.diff(before or {}, after or {})
@@ -192,8 +203,7 @@ class _Applier:
             obj.pk = pk
             self.record(kind, key, before, None, obj)
 
-    def assign(self, kind: ConfigKind, obj: models.Model, item: dict, index: int,
-               position: int) -> None:
+    def assign(self, kind: ConfigKind, obj: models.Model, item: dict, index: int, position: int) -> None:
         where = _where(kind, index, item[kind.key])
         many: dict[str, list] = {}
         for name in kind.fields:
@@ -230,14 +240,17 @@ class _Applier:
         return [found[n] for n in names]
 
     @staticmethod
-    def assign_children(parent: models.Model, child: ChildNames, names: list, where: str,
-                        field_name: str) -> None:
+    def assign_children(
+        parent: models.Model, child: ChildNames, names: list, where: str, field_name: str
+    ) -> None:
         if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
             raise ConfigError(f"{where}: {field_name}: expected a list of distinct names")
         rows = child.model.objects.filter(**{child.parent_field: parent})
         current = {getattr(r, child.name_field): r for r in rows}
         for position, name in enumerate(names):
-            row = current.pop(name, None) or child.model(**{child.parent_field: parent, child.name_field: name})
+            row = current.pop(name, None) or child.model(
+                **{child.parent_field: parent, child.name_field: name}
+            )
             if row.pk is None or row.position != position:
                 row.position = position
                 row.save()
@@ -252,8 +265,9 @@ class _Rollback(Exception):
     pass
 
 
-def apply_configuration(directory: Path, *, actor: User | None = None, message: str = "",
-                        dry_run: bool = False) -> ConfigResult:
+def apply_configuration(
+    directory: Path, *, actor: User | None = None, message: str = "", dry_run: bool = False
+) -> ConfigResult:
     """Bring the configuration to the state of the YAML files in `directory`, as one change."""
     documents = read_directory(directory)
     applier = _Applier(actor, message or f"Applied {directory.name}", str(directory))
@@ -269,8 +283,14 @@ def apply_configuration(directory: Path, *, actor: User | None = None, message: 
 
 
 @transaction.atomic
-def record_config_edit(obj: models.Model, *, actor: User | None, before: dict | None,
-                       deleted: bool = False, message: str = "Edited in the admin") -> None:
+def record_config_edit(
+    obj: models.Model,
+    *,
+    actor: User | None,
+    before: dict | None,
+    deleted: bool = False,
+    message: str = "Edited in the admin",
+) -> None:
     """Version an edit made outside `config apply` (the admin pages)."""
     kind = kind_for_model(type(obj))
     if kind is None:

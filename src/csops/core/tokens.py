@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+
 from django.utils import timezone
 
 from csops.core.models import ApiToken, User

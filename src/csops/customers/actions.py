@@ -18,8 +18,8 @@ from csops.customers.imports import (
     FOREIGN_KEYS,
     MODELS,
     RowError,
-    Validation,
     ValidatedRow,
+    Validation,
     existing_ids,
     validate_rows,
 )

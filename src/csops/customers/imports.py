@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from csops.core.models import User
@@ -117,7 +116,9 @@ SPECS: dict[str, list[Column]] = {
     "accounts": [
         Column("external_id", _text(Account, "external_id"), True, ("id", "accountid", "crmid")),
         Column("name", _text(Account, "name"), True, ("accountname",)),
-        Column("parent", _const(parsing.text(64)), False, ("parentid", "parentaccountid", "parent_external_id")),
+        Column(
+            "parent", _const(parsing.text(64)), False, ("parentid", "parentaccountid", "parent_external_id")
+        ),
         Column("segment", _ref("segment", "segment"), False, ("accountsegment", "cssegment")),
         Column("geo", _ref("geo", "geo"), False, ("region", "accountgeo")),
         Column("industry", _text(Account, "industry")),
@@ -162,7 +163,9 @@ SPECS: dict[str, list[Column]] = {
         Column("net_arr", _const(parsing.decimal())),
         Column("close_date", _const(parsing.date), True),
         Column("stage", _text(Opportunity, "stage"), True, ("stagename",)),
-        Column("forecast_category", _const(parsing.choice(ForecastCategory)), False, ("forecastcategoryname",)),
+        Column(
+            "forecast_category", _const(parsing.choice(ForecastCategory)), False, ("forecastcategoryname",)
+        ),
         Column("risk_impact", _ref("risk_impact", "risk impact")),
         Column("risk_reason", _ref("risk_reason", "risk reason")),
     ],
@@ -178,10 +181,24 @@ SPECS: dict[str, list[Column]] = {
 }
 
 MODELS: dict[str, type[models.Model]] = {
-    "accounts": Account, "contacts": Contact, "opportunities": Opportunity, "tickets": SupportTicket,
+    "accounts": Account,
+    "contacts": Contact,
+    "opportunities": Opportunity,
+    "tickets": SupportTicket,
 }
-FOREIGN_KEYS = {"segment", "geo", "ae", "sa", "csm", "cse", "renewals_manager", "account",
-                "persona", "risk_impact", "risk_reason"}
+FOREIGN_KEYS = {
+    "segment",
+    "geo",
+    "ae",
+    "sa",
+    "csm",
+    "cse",
+    "renewals_manager",
+    "account",
+    "persona",
+    "risk_impact",
+    "risk_reason",
+}
 
 
 def normalize_header(header: str) -> str:
@@ -206,12 +223,13 @@ def _user_table() -> dict[str, int]:
 def existing_ids(model: type[models.Model], external_ids: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(external_ids), CHUNK):
-        chunk = external_ids[start:start + CHUNK]
+        chunk = external_ids[start : start + CHUNK]
         found.update(model.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
     return found
 
 
 # --- reading -------------------------------------------------------------------------------
+
 
 def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     """The header and (line number, row) pairs; Parquet rows are numbered as a CSV would be."""
@@ -232,8 +250,7 @@ def _read_csv(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, di
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ImportFileError(
-            f"{name}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-            "save the file as UTF-8 CSV"
+            f"{name}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8 CSV"
         ) from None
     if "\x00" in text:
         raise ImportFileError(f"{name}: binary data is not a CSV file")
@@ -246,10 +263,13 @@ def _read_csv(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, di
         line = reader.line_num + 1
         for cells in reader:
             if any(c.strip() for c in cells):
-                yield line, dict(zip(header, cells, strict=False)) | (
-                    {EXTRA: cells[len(header):]} if len(cells) > len(header) else {}
+                yield (
+                    line,
+                    dict(zip(header, cells, strict=False))
+                    | ({EXTRA: cells[len(header) :]} if len(cells) > len(header) else {}),
                 )
             line = reader.line_num + 1
+
     return header, rows()
 
 
@@ -259,8 +279,13 @@ def read_csv_bytes(data: bytes, name: str):
 
 # --- mapping headers to fields ---------------------------------------------------------------
 
-def map_columns(kind: str, header: list[str], *, update: bool = False,
-                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+
+def map_columns(
+    kind: str,
+    header: list[str],
+    *,
+    update: bool = False,
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Header → field, header → custom field name, and the headers ignored."""
     spec = SPECS[kind]
     known: dict[str, str] = {}
@@ -287,9 +312,7 @@ def map_columns(kind: str, header: list[str], *, update: bool = False,
         if target:
             if target in to_field.values():
                 other = next(h for h, f in to_field.items() if f == target)
-                raise ImportFileError(
-                    f"line 1: columns {other!r} and {header_name!r} both map to {target!r}"
-                )
+                raise ImportFileError(f"line 1: columns {other!r} and {header_name!r} both map to {target!r}")
             to_field[header_name] = target
         elif norm in custom:
             to_custom[header_name] = custom[norm]
@@ -303,14 +326,21 @@ def map_columns(kind: str, header: list[str], *, update: bool = False,
 
 # --- validating ---------------------------------------------------------------------------------
 
-def _lookup_tables(kind: str, header_to_field: dict[str, str],
-                   rows: list[tuple[int, dict]]) -> dict[str, dict]:
+
+def _lookup_tables(
+    kind: str, header_to_field: dict[str, str], rows: list[tuple[int, dict]]
+) -> dict[str, dict]:
     fields = set(header_to_field.values())
     tables: dict[str, dict] = {}
     if fields & {"ae", "sa", "csm", "cse", "renewals_manager"}:
         tables["user"] = _user_table()
-    for name, model in (("segment", Segment), ("geo", Geo), ("persona", Persona),
-                        ("risk_impact", RiskImpact), ("risk_reason", RiskReason)):
+    for name, model in (
+        ("segment", Segment),
+        ("geo", Geo),
+        ("persona", Persona),
+        ("risk_impact", RiskImpact),
+        ("risk_reason", RiskReason),
+    ):
         if name in fields:
             tables[name] = _name_table(model)
     if "account" in fields:
@@ -327,8 +357,9 @@ def validate(kind: str, path: Path) -> Validation:
     return validate_rows(kind, header, list(row_iter))
 
 
-def validate_rows(kind: str, header: list[str], rows: list[tuple[int, dict]], *,
-                  update: bool = False) -> Validation:
+def validate_rows(
+    kind: str, header: list[str], rows: list[tuple[int, dict]], *, update: bool = False
+) -> Validation:
     """Parse and check rows; `update` checks only the given columns of existing records."""
     to_field, to_custom, ignored = map_columns(kind, header, update=update)
     tables = _lookup_tables(kind, to_field, rows)
@@ -336,8 +367,9 @@ def validate_rows(kind: str, header: list[str], rows: list[tuple[int, dict]], *,
     parsers = {h: columns[f].parser(tables) for h, f in to_field.items()}
     required = {h for h, f in to_field.items() if columns[f].required}
     custom_parsers = _custom_parsers() if to_custom else {}
-    result = Validation(kind=kind, columns=header, ignored_columns=ignored,
-                        headers={f: h for h, f in to_field.items()})
+    result = Validation(
+        kind=kind, columns=header, ignored_columns=ignored, headers={f: h for h, f in to_field.items()}
+    )
     first_seen: dict[str, int] = {}
     id_header = next((h for h, f in to_field.items() if f == "external_id"), "")
 
@@ -370,8 +402,9 @@ def validate_rows(kind: str, header: list[str], rows: list[tuple[int, dict]], *,
         external_id = values.get("external_id")
         if external_id:
             if external_id in first_seen:
-                result.error(line, id_header,
-                             f"duplicate id {external_id!r} (first on line {first_seen[external_id]})")
+                result.error(
+                    line, id_header, f"duplicate id {external_id!r} (first on line {first_seen[external_id]})"
+                )
             else:
                 first_seen[external_id] = line
         result.rows.append(ValidatedRow(line, raw, values))
@@ -396,9 +429,11 @@ def model_fields(values: dict[str, Any]) -> dict[str, Any]:
 def _custom_parsers() -> dict[str, parsing.Parser]:
     parsers: dict[str, parsing.Parser] = {}
     by_type = {
-        "text": parsing.text(1000), "integer": parsing.integer(minimum=None),
+        "text": parsing.text(1000),
+        "integer": parsing.integer(minimum=None),
         "decimal": lambda v: str(parsing.decimal(max_digits=20, places=4)(v)),
-        "date": lambda v: parsing.date(v).isoformat(), "boolean": parsing.boolean,
+        "date": lambda v: parsing.date(v).isoformat(),
+        "boolean": parsing.boolean,
         "url": parsing.url,
     }
     for definition in CustomFieldDefinition.objects.all():
@@ -409,7 +444,10 @@ def _custom_parsers() -> dict[str, parsing.Parser]:
                 try:
                     return options[str(value).strip().lower()]
                 except KeyError:
-                    raise ValueError(f"unknown value {value!r} (allowed: {', '.join(map(str, options.values()))})") from None
+                    raise ValueError(
+                        f"unknown value {value!r} (allowed: {', '.join(map(str, options.values()))})"
+                    ) from None
+
             parsers[definition.name] = parse
         else:
             parsers[definition.name] = by_type[definition.type]
@@ -417,8 +455,7 @@ def _custom_parsers() -> dict[str, parsing.Parser]:
 
 
 def segment_for_arr(segments: list[Segment], arr) -> Segment | None:
-    return next((s for s in segments
-                 if s.arr_min <= arr and (s.arr_max is None or arr < s.arr_max)), None)
+    return next((s for s in segments if s.arr_min <= arr and (s.arr_max is None or arr < s.arr_max)), None)
 
 
 def sales_segment_for(employees: int) -> str:
@@ -445,8 +482,11 @@ def _check_accounts(result: Validation, to_field: dict[str, str], *, update: boo
             # A blank segment follows the ARR ranges; PubSec-like segments are never derived.
             segment = segment_for_arr(auto_segments, values.get("arr", 0))
             if segment is None:
-                result.error(row.line, header_of.get("segment", header_of.get("arr", "")),
-                             "no segment covers this ARR; give a segment")
+                result.error(
+                    row.line,
+                    header_of.get("segment", header_of.get("arr", "")),
+                    "no segment covers this ARR; give a segment",
+                )
             else:
                 values["segment"] = segment.pk
         if "sales_segment" not in values and values.get("employees") is not None:

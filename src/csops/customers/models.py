@@ -209,11 +209,11 @@ class Contact(models.Model):
     class Meta:
         ordering = ["last_name", "first_name"]
 
-    def get_absolute_url(self) -> str:
-        return reverse("customers:account_detail", args=[self.account_id]) + "#contacts"
-
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:account_detail", args=[self.account_id]) + "#contacts"
 
 
 class OpportunityType(models.TextChoices):
@@ -253,11 +253,11 @@ class Opportunity(models.Model):
         ordering = ["close_date"]
         verbose_name_plural = "opportunities"
 
-    def get_absolute_url(self) -> str:
-        return reverse("customers:account_detail", args=[self.account_id]) + "#opportunities"
-
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:account_detail", args=[self.account_id]) + "#opportunities"
 
 
 class Severity(models.TextChoices):
@@ -279,11 +279,11 @@ class SupportTicket(models.Model):
     class Meta:
         ordering = ["-opened_at"]
 
-    def get_absolute_url(self) -> str:
-        return reverse("customers:account_detail", args=[self.account_id]) + "#tickets"
-
     def __str__(self) -> str:
         return self.subject
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:account_detail", args=[self.account_id]) + "#tickets"
 
     @property
     def is_open(self) -> bool:

@@ -76,7 +76,7 @@ def test_removing_a_segment_in_use_is_refused_and_nothing_changes(seeded, tmp_pa
     directory = copy_defaults(tmp_path)
     edit(directory, "segments", lambda items: items.pop(0))  # Digital, used by accounts
     edit(directory, "geos", lambda items: items.append({"name": "MEA"}))
-    with pytest.raises(ConfigError, match="cannot remove 'Digital': still used by"):
+    with pytest.raises(ConfigError, match=r"cannot remove 'Digital': still used by"):
         apply_configuration(directory)
     assert Segment.objects.filter(name="Digital").exists()
     assert not ConfigChange.objects.filter(number=2).exists()
@@ -107,7 +107,7 @@ def test_unknown_file_and_bad_yaml(config, tmp_path):
         apply_configuration(tmp_path)
     (tmp_path / "widgets.yaml").unlink()
     (tmp_path / "geos.yaml").write_text("- name: [unclosed")
-    with pytest.raises(ConfigError, match="geos.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"geos\.yaml: not valid YAML"):
         apply_configuration(tmp_path)
 
 

@@ -1,4 +1,4 @@
-"""The role matrix: each role × each protected action → allowed, or 403."""
+"""The role matrix: each role x each protected action → allowed, or 403."""
 
 import pytest
 

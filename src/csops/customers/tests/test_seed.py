@@ -1,0 +1,51 @@
+import datetime as dt
+from collections import Counter
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from csops.customers.models import Account, Contact
+from csops.customers.synthetic import generate
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def test_generation_is_deterministic():
+    first, second = generate(200, seed=5, today=TODAY), generate(200, seed=5, today=TODAY)
+    assert first.accounts == second.accounts and first.contacts == second.contacts
+    assert generate(200, seed=6, today=TODAY).accounts != first.accounts
+
+
+def test_generated_base_is_realistic():
+    data = generate(3000, seed=1, today=TODAY)
+    arr = sorted(a["arr"] for a in data.accounts)
+    assert arr[len(arr) // 2] < arr[-1] / 20  # long right tail (log-normal)
+    geos = Counter(a["geo"] for a in data.accounts)
+    assert geos["AMER"] > geos["EMEA"] > geos["APJ"] > geos["LATAM"]
+    scale = [a for a in data.accounts if 30_000 <= a["arr"] < 150_000 and a["geo"] != "PubSec"]
+    assert all(a["csm"] == "tam-scale" and a["cse"] for a in scale)
+    assert all(a["renewal_date"] >= TODAY - dt.timedelta(days=20) for a in data.accounts)
+    assert {c["persona"] for c in data.contacts} >= {"GitLab Admin", "Sold-to", "Dev Lead"}
+    assert any(a["parent_external_id"] for a in data.accounts)
+    assert any(p.is_pool for p in data.people)
+
+
+def test_seed_command(config, capsys):
+    call_command("seed", "--accounts", "30", "--seed", "2")
+    assert Account.objects.count() == 30 and Contact.objects.count() > 30
+    assert "Seeded 30 accounts" in capsys.readouterr().out
+    call_command("seed", "--accounts", "30", "--seed", "2")  # idempotent: same ids, no duplicates
+    assert Account.objects.count() == 30
+    with pytest.raises(CommandError, match="--accounts"):
+        call_command("seed", "--accounts", "0")
+
+
+def test_seed_needs_configuration(db):
+    with pytest.raises(CommandError, match="no segments configured"):
+        call_command("seed", "--accounts", "5")
+
+
+def test_demo_prepares_everything(db, capsys):
+    call_command("demo", "--accounts", "25", "--no-serve")
+    out = capsys.readouterr().out
+    assert "admin" in out and "password" in out and Account.objects.count() == 25
