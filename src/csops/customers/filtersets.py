@@ -42,17 +42,18 @@ class SearchFilterSet(filters.FilterSet):
 class AccountFilterSet(SearchFilterSet):
     search_fields = ("name", "external_id")
     segment = filters.ModelMultipleChoiceFilter(
-        field_name="segment__name", queryset=Segment.objects.all(), to_field_name="name"
+        field_name="segment__name", queryset=Segment.objects.all(), to_field_name="name",
+        label="Segment",
     )
     geo = filters.ModelMultipleChoiceFilter(
-        field_name="geo__name", queryset=Geo.objects.all(), to_field_name="name"
+        field_name="geo__name", queryset=Geo.objects.all(), to_field_name="name", label="Geo"
     )
     csm = filters.ModelChoiceFilter(
         queryset=User.objects.filter(accounts_as_csm__isnull=False).distinct(),
         to_field_name="username", label="CSM",
     )
     csm_priority = filters.MultipleChoiceFilter(choices=Priority.choices, label="Priority")
-    health = filters.MultipleChoiceFilter(choices=HEALTH_CHOICES, method="filter_health")
+    health = filters.MultipleChoiceFilter(choices=HEALTH_CHOICES, method="filter_health", label="Health")
     tier = filters.ChoiceFilter(choices=Tier.choices)
     deployment = filters.ChoiceFilter(choices=Deployment.choices)
     arr_min = filters.NumberFilter(field_name="arr", lookup_expr="gte", label="ARR at least")

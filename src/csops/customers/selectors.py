@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from csops.core.models import User
-from csops.customers.models import Account, Contact, Opportunity, SupportTicket
+from csops.customers.models import (
+    Account,
+    Contact,
+    CustomFieldDefinition,
+    Opportunity,
+    SupportTicket,
+)
 
 TEAM = ("ae", "sa", "csm", "cse", "renewals_manager")
 
@@ -44,3 +50,8 @@ def assignable_users() -> QuerySet[User]:
 
 def account_team(account: Account) -> list[tuple[str, User | None]]:
     return [(Account._meta.get_field(role).verbose_name, getattr(account, role)) for role in TEAM]
+
+
+def custom_field_values(account: Account) -> list[tuple[str, object]]:
+    labels = dict(CustomFieldDefinition.objects.values_list("name", "label"))
+    return [(labels.get(name, name), value) for name, value in account.custom_fields.items()]

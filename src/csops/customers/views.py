@@ -160,6 +160,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "opportunities": account.opportunities.all(),
         "tickets": account.tickets.all(),
         "children": account.children.all(),
+        "custom_fields": selectors.custom_field_values(account),
         "can_change": has_perm(user, "change_account"),
         "can_add_contact": has_perm(user, "add_contact"),
         "can_add_opportunity": has_perm(user, "add_opportunity"),
