@@ -13,6 +13,7 @@ from django.db import models, transaction
 
 from csops.core import audit
 from csops.core.actions import create_object, delete_object, update_object
+from csops.core.bulk import paused_gc
 from csops.core.models import User
 from csops.customers.imports import (
     FOREIGN_KEYS,
@@ -155,6 +156,7 @@ def write_error_file(validation: Validation, path: Path) -> None:
                              *(raw.get(c, "") for c in validation.columns)])
 
 
+@paused_gc
 def import_records(validation: Validation, *, actor: User | None, file_name: str,
                    partial: bool = False, error_path: Path | None = None,
                    audit_rows: bool = True, source: str = "import") -> ImportRun:

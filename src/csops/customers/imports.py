@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from django.db import models
 
+from csops.core.bulk import paused_gc
 from csops.core.models import User
 from csops.customers import parsing
 from csops.customers.models import (
@@ -357,6 +358,7 @@ def validate(kind: str, path: Path) -> Validation:
     return validate_rows(kind, header, list(row_iter))
 
 
+@paused_gc
 def validate_rows(
     kind: str, header: list[str], rows: list[tuple[int, dict]], *, update: bool = False
 ) -> Validation:
