@@ -34,7 +34,7 @@ bench: $(INSTALLED)
 	@for script in bench/*.py; do echo "== $$script"; CSOPS_DATA_DIR=$$(mktemp -d) $(BIN)/python $$script || exit 1; done
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src bench scripts
 
 clean:
 	rm -rf $(VENV) var

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csops.core.middleware.ContentSecurityPolicyMiddleware",
+    "csops.core.middleware.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "csops.urls"

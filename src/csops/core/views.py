@@ -152,7 +152,8 @@ class ObjectEditView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         require(request, self.permission)
         obj = self.get_object(pk)
-        return self.render_form(request, self.form_class(instance=obj), obj)
+        initial = {k: v for k, v in request.GET.items() if k in self.form_class.base_fields}
+        return self.render_form(request, self.form_class(instance=obj, initial=initial), obj)
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         require(request, self.permission)
@@ -199,3 +200,28 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(object_id=object_id)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "core/audit_log.html", {"page": page})
+
+
+class ObjectDeleteView(LoginRequiredMixin, View):
+    """Confirm, then delete one object through its action."""
+
+    model = None
+    permission = ""
+    delete_action = None
+    success_url_name = ""
+    template_name = "core/object_delete.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, self.permission)
+        obj = get_object_or_404(self.model, pk=pk)
+        return render(request, self.template_name, {
+            "object": obj, "model_name": self.model._meta.verbose_name,
+        })
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        require(request, self.permission)
+        obj = get_object_or_404(self.model, pk=pk)
+        name = str(obj)
+        type(self).delete_action(obj, actor=request.user)
+        messages.success(request, f"Deleted {name}.")
+        return redirect(self.success_url_name)

@@ -52,6 +52,10 @@ def update_contact(contact: Contact, *, actor: User | None, source: str = "web",
     return update_object(contact, actor=actor, source=source, **fields)
 
 
+def delete_contact(contact: Contact, *, actor: User | None, source: str = "web") -> None:
+    delete_object(contact, actor=actor, source=source)
+
+
 def create_opportunity(*, actor: User | None, source: str = "web", **fields: Any) -> Opportunity:
     return create_object(Opportunity, actor=actor, source=source, **fields)
 
@@ -61,6 +65,10 @@ def update_opportunity(opportunity: Opportunity, *, actor: User | None, source: 
     return update_object(opportunity, actor=actor, source=source, **fields)
 
 
+def delete_opportunity(opportunity: Opportunity, *, actor: User | None, source: str = "web") -> None:
+    delete_object(opportunity, actor=actor, source=source)
+
+
 def create_ticket(*, actor: User | None, source: str = "web", **fields: Any) -> SupportTicket:
     return create_object(SupportTicket, actor=actor, source=source, **fields)
 
@@ -68,6 +76,10 @@ def create_ticket(*, actor: User | None, source: str = "web", **fields: Any) -> 
 def update_ticket(ticket: SupportTicket, *, actor: User | None, source: str = "web",
                   **fields: Any) -> SupportTicket:
     return update_object(ticket, actor=actor, source=source, **fields)
+
+
+def delete_ticket(ticket: SupportTicket, *, actor: User | None, source: str = "web") -> None:
+    delete_object(ticket, actor=actor, source=source)
 
 
 # --- import ----------------------------------------------------------------------------------
@@ -238,7 +250,8 @@ def ensure_people(people: list[Person]) -> int:
 def seed_customers(dataset: Dataset, *, actor: User | None,
                    progress: Callable[[str], None] = lambda message: None) -> list[ImportRun]:
     """Write a generated data set through the import path, kind by kind."""
-    ensure_people(dataset.people)
+    if dataset.people:
+        ensure_people(dataset.people)
     runs = []
     for kind in ("accounts", "contacts", "opportunities", "tickets"):
         rows = getattr(dataset, kind)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -72,6 +73,11 @@ class Dataset:
     contacts: list[dict] = field(default_factory=list)
     opportunities: list[dict] = field(default_factory=list)
     tickets: list[dict] = field(default_factory=list)
+    made: Counter = field(default_factory=Counter)  # ids handed out so far, across chunks
+
+    def next_number(self, kind: str) -> int:
+        self.made[kind] += 1
+        return self.made[kind] - 1
 
 
 def _people(rng: random.Random, accounts: int) -> list[Person]:
@@ -115,6 +121,15 @@ def _company_names(rng: random.Random, count: int) -> Iterator[str]:
 
 def generate(accounts: int, seed: int = 1, today: dt.date | None = None) -> Dataset:
     """Rows for `accounts` accounts with their contacts, opportunities and tickets."""
+    return next(generate_chunks(accounts, seed, today, chunk_size=accounts))
+
+
+def generate_chunks(accounts: int, seed: int = 1, today: dt.date | None = None,
+                    chunk_size: int = 50_000) -> Iterator[Dataset]:
+    """The same rows as `generate`, a chunk of accounts at a time, so any size fits in memory.
+
+    The team comes with the first chunk; the rows do not depend on the chunk size.
+    """
     rng = random.Random(seed)
     today = today or dt.date.today()
     data = Dataset(people=_people(rng, accounts))
@@ -175,7 +190,11 @@ def generate(accounts: int, seed: int = 1, today: dt.date | None = None) -> Data
         _contacts(rng, data, external_id, name, arr)
         _opportunities(rng, data, external_id, name, arr, start, renewal, today)
         _tickets(rng, data, external_id, arr, today)
-    return data
+        if len(data.accounts) == chunk_size:
+            yield data
+            data = Dataset(made=data.made)
+    if data.accounts:
+        yield data
 
 
 def _segment(arr: float) -> str:
@@ -190,7 +209,7 @@ def _contacts(rng: random.Random, data: Dataset, account: str, name: str, arr: f
     for position in range(max(1, count)):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         data.contacts.append({
-            "external_id": f"0035e{len(data.contacts):010d}", "account_external_id": account,
+            "external_id": f"0035e{data.next_number('contacts'):010d}", "account_external_id": account,
             "first_name": first, "last_name": last,
             "email": f"{first}.{last}{position}@{domain}".lower(),
             "title": ["IT Director", "Engineering Manager", "CISO", "VP Engineering",
@@ -205,7 +224,7 @@ def _opportunities(rng: random.Random, data: Dataset, account: str, name: str, a
     def add(kind: str, title: str, close: dt.date, basis: float, net: float, stage: str,
             forecast: str, risky: bool = False) -> None:
         data.opportunities.append({
-            "external_id": f"0065e{len(data.opportunities):010d}", "account_external_id": account,
+            "external_id": f"0065e{data.next_number('opportunities'):010d}", "account_external_id": account,
             "name": f"{name} - {title}", "type": kind, "arr_basis": Decimal(str(round(basis, -2))),
             "net_arr": Decimal(str(round(net, -2))), "close_date": close, "stage": stage,
             "forecast_category": forecast,
@@ -237,7 +256,7 @@ def _tickets(rng: random.Random, data: Dataset, account: str, arr: float, today:
         closed = opened + dt.timedelta(hours=rng.randint(1, 400))
         open_now = rng.random() < 0.15 or closed.date() >= today
         data.tickets.append({
-            "external_id": f"T{len(data.tickets) + 100000}", "account_external_id": account,
+            "external_id": f"T{data.next_number('tickets') + 100000}", "account_external_id": account,
             "subject": rng.choice(["Pipeline stuck", "Runner failing", "SSO login error",
                                    "Upgrade help", "Slow merge requests", "License question",
                                    "Backup restore", "Geo replication lag"]),

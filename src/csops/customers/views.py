@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
-from csops.core.views import ObjectEditView, ObjectListView, require
+from csops.core.views import ObjectDeleteView, ObjectEditView, ObjectListView, require
 from csops.customers import actions, selectors
 from csops.customers.actions import ImportRejected
 from csops.customers.filtersets import (
@@ -145,6 +145,34 @@ class TicketEditView(ObjectEditView):
         return "change_ticket" if self.kwargs.get("pk") else "add_ticket"
 
 
+class AccountDeleteView(ObjectDeleteView):
+    model = Account
+    permission = "delete_account"
+    delete_action = actions.delete_account
+    success_url_name = "customers:account_list"
+
+
+class ContactDeleteView(ObjectDeleteView):
+    model = Contact
+    permission = "delete_contact"
+    delete_action = actions.delete_contact
+    success_url_name = "customers:contact_list"
+
+
+class OpportunityDeleteView(ObjectDeleteView):
+    model = Opportunity
+    permission = "delete_opportunity"
+    delete_action = actions.delete_opportunity
+    success_url_name = "customers:opportunity_list"
+
+
+class TicketDeleteView(ObjectDeleteView):
+    model = SupportTicket
+    permission = "delete_ticket"
+    delete_action = actions.delete_ticket
+    success_url_name = "customers:ticket_list"
+
+
 @login_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "view_customers")
@@ -162,6 +190,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "children": account.children.all(),
         "custom_fields": selectors.custom_field_values(account),
         "can_change": has_perm(user, "change_account"),
+        "can_delete": has_perm(user, "delete_account"),
+        "can_view_audit": has_perm(user, "view_audit"),
         "can_add_contact": has_perm(user, "add_contact"),
         "can_add_opportunity": has_perm(user, "add_opportunity"),
     })

@@ -16,6 +16,10 @@ PAGE_MATRIX = [
     ("get", "/customers/contacts/add/", None, {ADMIN, CSM, OWNER}),
     ("get", "/customers/opportunities/add/", None, {ADMIN, OWNER}),
     ("get", "/customers/tickets/add/", None, {ADMIN, CSM}),
+    ("get", "/customers/accounts/{account}/delete/", None, {ADMIN}),
+    ("get", "/customers/contacts/{contact}/delete/", None, {ADMIN, CSM}),
+    ("get", "/customers/opportunities/{opportunity}/delete/", None, {ADMIN}),
+    ("get", "/customers/tickets/{ticket}/delete/", None, {ADMIN}),
     ("get", "/customers/import/", None, {ADMIN}),
     ("get", "/audit/", None, {ADMIN}),
     ("get", "/admin/customers/segment/", None, {ADMIN}),
@@ -37,6 +41,9 @@ API_MATRIX = [
 
 def _fill(value, account):
     if isinstance(value, str):
+        value = value.replace("{contact}", str(account.contacts.first().pk))
+        value = value.replace("{opportunity}", str(account.opportunities.first().pk))
+        value = value.replace("{ticket}", str(account.tickets.first().pk))
         return value.replace("{account}", str(account.pk)).replace("{external}", account.external_id)
     if isinstance(value, dict):
         return {k: _fill(v, account) for k, v in value.items()}
@@ -48,7 +55,7 @@ def _fill(value, account):
 def test_page_matrix(seeded, client_as, role, method, url, body, allowed):
     from csops.customers.models import Account
 
-    account = Account.objects.first()
+    account = Account.objects.filter(tickets__isnull=False).first()
     response = getattr(client_as(role), method)(_fill(url, account))
     if role in allowed:
         assert response.status_code == 200

@@ -164,3 +164,10 @@ def test_list_endpoint_query_count_is_constant(seeded, admin_api, url):
     with CaptureQueriesContext(connection) as large:
         assert admin_api.get(url).status_code == 200
     assert len(large) == len(small) <= 4, [q["sql"] for q in large]
+
+
+def test_errors_outside_the_handlers_are_json_too(users, admin_api):
+    response = admin_api.delete("/api/v1/accounts")
+    assert response.status_code == 405 and response.json() == {"detail": "Method Not Allowed"}
+    response = admin_api.get("/api/v1/no-such-thing")
+    assert response.status_code == 404 and "detail" in response.json()

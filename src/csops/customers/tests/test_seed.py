@@ -49,3 +49,14 @@ def test_demo_prepares_everything(db, capsys):
     call_command("demo", "--accounts", "25", "--no-serve")
     out = capsys.readouterr().out
     assert "admin" in out and "password" in out and Account.objects.count() == 25
+
+
+def test_chunks_give_the_same_rows_as_one_pass():
+    from csops.customers.synthetic import generate_chunks
+
+    whole = generate(120, seed=9, today=TODAY)
+    chunks = list(generate_chunks(120, seed=9, today=TODAY, chunk_size=50))
+    assert [len(c.accounts) for c in chunks] == [50, 50, 20]
+    assert [a for c in chunks for a in c.accounts] == whole.accounts
+    assert [t for c in chunks for t in c.tickets] == whole.tickets
+    assert chunks[0].people and not chunks[1].people

@@ -76,3 +76,18 @@ def test_edit_form_saves_through_the_action_and_shows_errors(seeded, client_as, 
     data.update(arr="not money")
     response = client.post(f"/customers/accounts/{account.pk}/edit/", data)
     assert response.status_code == 400 and b"Enter a number" in response.content
+
+
+def test_delete_goes_through_the_action(seeded, client_as, users):
+    account = Account.objects.filter(contacts__isnull=False).first()
+    assert client_as("csm").post(f"/customers/accounts/{account.pk}/delete/").status_code == 403
+    response = client_as("admin").post(f"/customers/accounts/{account.pk}/delete/")
+    assert response.status_code == 302 and not Account.objects.filter(pk=account.pk).exists()
+    entry = AuditEntry.objects.get(verb="delete", object_id=str(account.pk))
+    assert entry.actor == users["admin"] and entry.changes["name"] == [account.name, None]
+
+
+def test_add_form_prefills_the_account(seeded, client_as):
+    account = Account.objects.first()
+    form = client_as("csm").get(f"/customers/contacts/add/?account={account.pk}").context["form"]
+    assert form.initial["account"] == str(account.pk)

@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
-from csops.customers.synthetic import generate
+from csops.customers.synthetic import generate_chunks
+
+CHUNK = 20_000  # accounts generated, validated and written at a time
 
 
 class Command(BaseCommand):
@@ -21,7 +23,10 @@ class Command(BaseCommand):
             raise CommandError("no segments configured: run `csops config apply` with the defaults first")
         started = time.monotonic()
         self.stderr.write(f"Generating {accounts:,} accounts (seed {seed}) …")
-        dataset = generate(accounts, seed)
-        self.stderr.write(f"Generated in {time.monotonic() - started:.1f}s; writing …")
-        seed_customers(dataset, actor=None, progress=self.stderr.write)
+        done = 0
+        for chunk in generate_chunks(accounts, seed, chunk_size=CHUNK):
+            seed_customers(chunk, actor=None)
+            done += len(chunk.accounts)
+            self.stderr.write(f"  {done:,} / {accounts:,} accounts written "
+                              f"({time.monotonic() - started:.0f}s)")
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")
