@@ -141,10 +141,14 @@ class ObjectEditView(LoginRequiredMixin, View):
 
     model = None
     form_class = None
-    permission = ""
+    object_name = ""  # permissions are add_<object_name> and change_<object_name>
     template_name = "core/object_edit.html"
     create_action = None
     update_action = None
+
+    @property
+    def permission(self) -> str:
+        return f"{'change' if self.kwargs.get('pk') else 'add'}_{self.object_name}"
 
     def get_object(self, pk: int | None):
         return get_object_or_404(self.model, pk=pk) if pk is not None else None

@@ -242,10 +242,10 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise ImportFileError(f"{path.name}: not a readable Parquet file: {exc}") from exc
         return table.column_names, ((i + 2, row) for i, row in enumerate(table.to_pylist()))
-    return _read_csv(path.read_bytes(), path.name)
+    return read_csv_bytes(path.read_bytes(), path.name)
 
 
-def _read_csv(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def read_csv_bytes(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     try:
         text = codecs.decode(data, "utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -272,10 +272,6 @@ def _read_csv(data: bytes, name: str) -> tuple[list[str], Iterator[tuple[int, di
             line = reader.line_num + 1
 
     return header, rows()
-
-
-def read_csv_bytes(data: bytes, name: str):
-    return _read_csv(data, name)
 
 
 # --- mapping headers to fields ---------------------------------------------------------------

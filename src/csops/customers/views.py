@@ -106,10 +106,7 @@ class AccountEditView(ObjectEditView):
     form_class = AccountForm
     create_action = actions.create_account
     update_action = actions.update_account
-
-    @property
-    def permission(self) -> str:
-        return "change_account" if self.kwargs.get("pk") else "add_account"
+    object_name = "account"
 
 
 class ContactEditView(ObjectEditView):
@@ -117,10 +114,7 @@ class ContactEditView(ObjectEditView):
     form_class = ContactForm
     create_action = actions.create_contact
     update_action = actions.update_contact
-
-    @property
-    def permission(self) -> str:
-        return "change_contact" if self.kwargs.get("pk") else "add_contact"
+    object_name = "contact"
 
 
 class OpportunityEditView(ObjectEditView):
@@ -128,10 +122,7 @@ class OpportunityEditView(ObjectEditView):
     form_class = OpportunityForm
     create_action = actions.create_opportunity
     update_action = actions.update_opportunity
-
-    @property
-    def permission(self) -> str:
-        return "change_opportunity" if self.kwargs.get("pk") else "add_opportunity"
+    object_name = "opportunity"
 
 
 class TicketEditView(ObjectEditView):
@@ -139,10 +130,7 @@ class TicketEditView(ObjectEditView):
     form_class = TicketForm
     create_action = actions.create_ticket
     update_action = actions.update_ticket
-
-    @property
-    def permission(self) -> str:
-        return "change_ticket" if self.kwargs.get("pk") else "add_ticket"
+    object_name = "ticket"
 
 
 class AccountDeleteView(ObjectDeleteView):
