@@ -4,6 +4,8 @@ import json
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from csops.core.actions import create_token
@@ -13,7 +15,18 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 
 
 @pytest.fixture
-def admin_token(seeded, users):
+def keep_test_connection():
+    """Calling the WSGI app directly fires request_finished, which closes the database
+    connection and with it the test's transaction; Django's test client avoids this the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_token(seeded, users, keep_test_connection):
     return create_token(users["admin"], actor=None)[1]
 
 
