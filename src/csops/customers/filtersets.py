@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q
 
-from csops.core.models import User
+from csops.core.models import Role, User
 from csops.customers.models import (
     Account,
     Color,
@@ -49,7 +49,7 @@ class AccountFilterSet(SearchFilterSet):
         field_name="geo__name", queryset=Geo.objects.all(), to_field_name="name", label="Geo"
     )
     csm = filters.ModelChoiceFilter(
-        queryset=User.objects.filter(accounts_as_csm__isnull=False).distinct(),
+        queryset=User.objects.filter(Q(role=Role.CSM) | Q(is_pool=True)),
         to_field_name="username", label="CSM",
     )
     csm_priority = filters.MultipleChoiceFilter(choices=Priority.choices, label="Priority")

@@ -162,7 +162,11 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["arr"]), models.Index(fields=["csm_priority"])]
+        indexes = [
+            models.Index(fields=["name", "id"]),
+            models.Index(fields=["arr", "id"]),
+            models.Index(fields=["csm_priority"]),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -208,6 +212,8 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        # Default list orders end in the primary key, so pages are stable; these serve them.
+        indexes = [models.Index(fields=["last_name", "id"])]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -252,6 +258,7 @@ class Opportunity(models.Model):
     class Meta:
         ordering = ["close_date"]
         verbose_name_plural = "opportunities"
+        indexes = [models.Index(fields=["close_date", "id"])]
 
     def __str__(self) -> str:
         return self.name
@@ -278,6 +285,7 @@ class SupportTicket(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["opened_at", "id"])]
 
     def __str__(self) -> str:
         return self.subject
