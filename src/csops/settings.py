@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "csops.core",
     "csops.customers",
     "csops.cockpit",
+    "csops.usage",
+    "csops.health",
 ]
 
 MIDDLEWARE = [

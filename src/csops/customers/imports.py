@@ -44,8 +44,9 @@ from csops.customers.models import (
     SupportTicket,
     Tier,
 )
+from csops.usage.store import USAGE_COUNTERS
 
-KINDS = ("accounts", "contacts", "opportunities", "tickets")
+KINDS = ("accounts", "contacts", "opportunities", "tickets", "usage")
 CHUNK = 900  # stays under SQLite's limit on query parameters
 EXTRA = "\x00extra"  # where a CSV row keeps cells beyond the header
 
@@ -179,6 +180,14 @@ SPECS: dict[str, list[Column]] = {
         Column("opened_at", _const(parsing.datetime), True, ("createddate", "opened")),
         Column("closed_at", _const(parsing.datetime), False, ("closeddate", "closed")),
     ],
+    "usage": [
+        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
+        Column("instance_id", _const(parsing.text(100)), True,
+               ("instance", "instanceid", "uuid", "namespace")),
+        Column("included_in_health", _const(parsing.boolean), False, ("included", "inhealth")),
+        Column("snapshot_date", _const(parsing.date), True, ("date", "pingdate", "snapshot")),
+        *[Column(name, _const(parsing.integer())) for name in USAGE_COUNTERS],
+    ],
 }
 
 MODELS: dict[str, type[models.Model]] = {
@@ -287,8 +296,9 @@ def map_columns(
     spec = SPECS[kind]
     known: dict[str, str] = {}
     for column in spec:
-        model_field = MODELS[kind]._meta.get_field(column.field)
-        for name in (column.field, str(model_field.verbose_name), *column.aliases):
+        model = MODELS.get(kind)
+        verbose = str(model._meta.get_field(column.field).verbose_name) if model else column.field
+        for name in (column.field, verbose, *column.aliases):
             known.setdefault(normalize_header(name), column.field)
     configured = {}
     mapping = ImportMapping.objects.filter(name=kind).first()
@@ -408,7 +418,22 @@ def validate_rows(
         result.rows.append(ValidatedRow(line, raw, values))
     if kind == "accounts":
         _check_accounts(result, to_field, update=update)
+    if kind == "usage":
+        _check_unique(result, ("account", "instance_id", "snapshot_date"), id_header="instance_id")
     return result
+
+
+def _check_unique(result: Validation, fields: tuple[str, ...], id_header: str) -> None:
+    first_seen: dict[tuple, int] = {}
+    for row in result.rows:
+        key = tuple(row.values.get(f) for f in fields)
+        if None in key:
+            continue
+        if key in first_seen:
+            result.error(row.line, result.headers.get(id_header, id_header),
+                         f"duplicate row (first on line {first_seen[key]})")
+        else:
+            first_seen[key] = row.line
 
 
 def model_fields(values: dict[str, Any]) -> dict[str, Any]:

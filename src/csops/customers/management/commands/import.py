@@ -3,14 +3,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from csops.core.models import User
-from csops.customers.actions import ImportRejected, import_records
+from csops.customers.actions import ImportRejected, import_records, write_error_file
 from csops.customers.imports import KINDS, ImportFileError, validate
+from csops.usage.actions import import_usage
 
 MAX_SHOWN = 50
 
 
 class Command(BaseCommand):
-    help = "Import accounts, contacts, opportunities or tickets from CSV or Parquet (upsert by id)."
+    help = "Import accounts, contacts, opportunities, tickets or usage from CSV or Parquet (upsert by id)."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=KINDS)
@@ -34,6 +35,13 @@ class Command(BaseCommand):
             self.stderr.write(f"Ignored columns: {', '.join(validation.ignored_columns)}")
         error_file = error_file or file.with_name(file.name + ".errors.csv")
         try:
+            if kind == "usage":
+                written = import_usage(validation, partial=partial)
+                if validation.errors:
+                    write_error_file(validation, error_file)
+                self.stdout.write(f"usage: {written} snapshots written, "
+                                  f"{len(validation.bad_lines)} rejected")
+                return
             run = import_records(validation, actor=author, file_name=file.name, partial=partial,
                                  error_path=error_file)
         except ImportRejected as exc:

@@ -1,0 +1,111 @@
+"""Scoring: every account in one set-oriented pass, history kept as changes only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import connection, transaction
+
+from csops.customers.models import Account
+from csops.health import features
+from csops.health.engine import score_table
+from csops.health.models import ScoreRun
+from csops.health.scorecard import Scorecard
+from csops.health.selectors import active_scorecard
+from csops.usage import store
+
+BATCH = 5000
+
+
+def compute_scores(con, scorecard: Scorecard, as_of: dt.date) -> pa.Table:
+    """Sync the inputs and score every account; returns one wide row per account."""
+    features.sync(con, as_of)
+    return score_table(scorecard, features.feature_table(con, as_of), as_of).to_pyarrow()
+
+
+def _changed(con, scores: pa.Table) -> pa.Table:
+    """Rows whose score, colour or any measure differs from the account's current snapshot."""
+    if "health_current" not in con.list_tables():
+        return scores
+    current = con.table("health_current")
+    if set(current.columns) != set(scores.column_names):
+        return scores  # the scorecard changed shape: every account gets a new snapshot
+    new = ibis.memtable(scores)
+    compared = [c for c in scores.column_names if c != "account_id"]
+    same = new.semi_join(current, [new.account_id == current.account_id,
+                                   *[new[c].identical_to(current[c]) for c in compared]])
+    return new.anti_join(same, "account_id").to_pyarrow()
+
+
+def _update_accounts(scores: pa.Table) -> None:
+    """Copy each account's overall score and colour into the application database."""
+    ids = scores["account_id"].to_pylist()
+    values = pc.round(scores["score"], 1).to_pylist()
+    colors = [c or "" for c in scores["color"].to_pylist()]
+    table = Account._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(ids), BATCH):
+            cursor.executemany(
+                f"UPDATE {table} SET health_score = %s, health_color = %s WHERE id = %s",
+                list(zip(values[start:start + BATCH], colors[start:start + BATCH], ids[start:start + BATCH],
+                         strict=True)),
+            )
+
+
+HISTORY_SCHEMA = pa.schema([
+    ("account_id", pa.int64()), ("scored_on", pa.date32()), ("scorecard", pa.string()),
+    ("item", pa.string()), ("value", pa.float64()), ("color", pa.int8()), ("note", pa.string()),
+    ("stale", pa.bool_()), ("contribution", pa.float64()),
+])
+COLOR_CODES = {"red": 0, "yellow": 1, "green": 2}
+
+
+def history_rows(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> pa.Table:
+    """Wide scores to long history rows: one per account and item (overall, group, measure)."""
+    n = scores.num_rows
+    ids = scores["account_id"]
+
+    def part(item: str, value, color, note, stale, contribution) -> pa.Table:
+        nulls = {pa.float64(): pa.nulls(n, pa.float64()), pa.string(): pa.nulls(n, pa.string())}
+        return pa.table({
+            "account_id": ids, "scored_on": pa.array([as_of] * n, pa.date32()),
+            "scorecard": pa.array([scorecard.name] * n), "item": pa.array([item] * n),
+            "value": value if value is not None else nulls[pa.float64()],
+            "color": color if color is not None else pa.nulls(n, pa.int8()),
+            "note": note if note is not None else nulls[pa.string()],
+            "stale": stale if stale is not None else pa.array([False] * n),
+            "contribution": contribution if contribution is not None else nulls[pa.float64()],
+        }, schema=HISTORY_SCHEMA)
+
+    overall_color = pa.array([COLOR_CODES.get(c) for c in scores["color"].to_pylist()], pa.int8())
+    parts = [
+        part("score", scores["score"], overall_color, scores["override"], None, scores["score"]),
+        part("adoption", pc.cast(scores["adoption"], pa.float64()), None, None, None, None),
+    ]
+    for index, group in enumerate(scorecard.groups):
+        parts.append(part(f"group:{group.name}", scores[f"group_{index}__score"], None, None, None, None))
+    for measure in scorecard.measures:
+        key = measure.key
+        parts.append(part(key, scores[f"{key}__value"], scores[f"{key}__color"], scores[f"{key}__na"],
+                          scores[f"{key}__stale"], scores[f"{key}__contribution"]))
+    return pa.concat_tables(parts)
+
+
+def score_accounts(*, as_of: dt.date | None = None, scorecard: Scorecard | None = None) -> ScoreRun:
+    """Score every account as of a date, store what changed, and update the accounts."""
+    as_of = as_of or dt.date.today()
+    scorecard = scorecard or active_scorecard()
+    started = time.monotonic()
+    con = store.connect()
+    scores = compute_scores(con, scorecard, as_of)
+    changed = _changed(con, scores)
+    if changed.num_rows:
+        store.append(con, "health_history", history_rows(changed, scorecard, as_of), HISTORY_SCHEMA)
+        _update_accounts(changed)
+    store.replace_table(con, "health_current", scores)
+    return ScoreRun.objects.create(as_of=as_of, scorecard=scorecard.name, accounts=scores.num_rows,
+                                   changed=changed.num_rows, seconds=round(time.monotonic() - started, 2))

@@ -1,0 +1,176 @@
+"""A small, safe expression language for scorecards, compiled to Ibis.
+
+Admins write measures and conditions in YAML, e.g. `ratio(pipeline_users, billable_users)` or
+`segment in ['Scale', 'Digital'] and days_since(contract_start) < 30`. The text is parsed with
+Python's own parser, only a whitelist of nodes is accepted, and the result is an Ibis expression
+over the per-account feature table, so it runs on whichever backend holds the data.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+FUNCTIONS = {
+    "days_since",
+    "months_since",
+    "ratio",
+    "coalesce",
+    "least",
+    "greatest",
+    "is_null",
+    "not_null",
+    "if_else",
+}
+CONSTANTS = {"true": True, "false": False, "null": None}
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+def parse(text: str, names: set[str]) -> ast.Expression:
+    """Parse and check `text`: only known names, functions and operators."""
+    if not isinstance(text, str | int | float) or isinstance(text, bool):
+        raise ExpressionError(f"expected an expression, got {text!r}")
+    try:
+        tree = ast.parse(str(text).strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                raise ExpressionError(f"unknown function in {text!r} (known: {', '.join(sorted(FUNCTIONS))})")
+        elif isinstance(node, ast.Name):
+            if node.id not in names and node.id not in FUNCTIONS and node.id not in CONSTANTS:
+                raise ExpressionError(f"unknown name {node.id!r} in {text!r}")
+        elif not isinstance(node, _ALLOWED):
+            raise ExpressionError(f"{type(node).__name__} is not allowed in {text!r}")
+    return tree
+
+
+_ALLOWED = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Compare,
+    ast.In,
+    ast.NotIn,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Load,
+    *(_COMPARE),
+)
+
+
+class Compiler:
+    """Turns a parsed expression into an Ibis value over `columns` as of a date."""
+
+    def __init__(self, columns: Mapping[str, ir.Value], as_of: dt.date):
+        self.columns = columns
+        self.as_of = ibis.literal(as_of, type="date")
+
+    def compile(self, text: str) -> ir.Value:
+        tree = parse(text, set(self.columns))
+        return self.visit(tree.body)
+
+    def visit(self, node: ast.AST) -> Any:
+        method: Callable = getattr(self, f"visit_{type(node).__name__}")
+        return method(node)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        return self.columns[node.id]
+
+    def visit_List(self, node: ast.List) -> list:
+        return [self.visit(e) for e in node.elts]
+
+    visit_Tuple = visit_List
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.visit(node.operand)
+        return ~operand if isinstance(node.op, ast.Not) else -operand
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        values = [self.visit(v) for v in node.values]
+        combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
+        result = values[0]
+        for value in values[1:]:
+            result = combine(result, value)
+        return result
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Div):
+            return _divide(left, right)
+        return _ARITHMETIC[type(node.op)](left, right)
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        result, left = None, self.visit(node.left)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(comparator)
+            if isinstance(op, ast.In | ast.NotIn):
+                test = left.isin(right) if isinstance(left, ir.Value) else ibis.literal(left).isin(right)
+                test = ~test if isinstance(op, ast.NotIn) else test
+            else:
+                test = _COMPARE[type(op)](left, right)
+            result = test if result is None else result & test
+            left = right
+        return result
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        args = [self.visit(a) for a in node.args]
+        name = node.func.id
+        if name == "days_since":
+            return self.as_of.delta(args[0], unit="day")
+        if name == "months_since":
+            return self.as_of.delta(args[0], unit="day") / 30.4375
+        if name == "ratio":
+            return _divide(args[0], args[1])
+        if name == "coalesce":
+            return ibis.coalesce(*args)
+        if name == "least":
+            return ibis.least(*args)
+        if name == "greatest":
+            return ibis.greatest(*args)
+        if name == "is_null":
+            return args[0].isnull()
+        if name == "not_null":
+            return args[0].notnull()
+        condition, then, otherwise = args
+        return ibis.ifelse(condition, then, otherwise)
+
+
+def _divide(left: Any, right: Any) -> Any:
+    """Division that gives null, not an error or infinity, for a zero denominator."""
+    right = right if isinstance(right, ir.Value) else ibis.literal(right)
+    return left / right.cast("float64").nullif(0.0)

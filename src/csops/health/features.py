@@ -1,0 +1,150 @@
+"""The per-account feature table the scorecard's expressions read: one row per account.
+
+Account attributes and support-ticket aggregates are copied from the application database into
+the analytics store in bulk (Arrow); the latest included usage snapshot is joined there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from django.db.models import Count, Q
+from ibis.backends import BaseBackend
+
+from csops.customers.models import Account, SupportTicket
+from csops.usage.store import SCAN_TYPES, USAGE_COUNTERS, replace_table
+
+ACCOUNT_FEATURES = {
+    "account_id": pa.int64(),
+    "segment": pa.string(),
+    "geo": pa.string(),
+    "tier": pa.string(),
+    "deployment": pa.string(),
+    "csm_priority": pa.string(),
+    "arr": pa.float64(),
+    "account_licensed_users": pa.int64(),
+    "contract_start": pa.date32(),
+    "csm_sentiment": pa.string(),
+    "csm_sentiment_date": pa.date32(),
+    # Filled once the timeline and success plans exist; null means "no data yet".
+    "last_meeting_date": pa.date32(),
+    "dev_lead_met_90d": pa.bool_(),
+    "security_lead_met_90d": pa.bool_(),
+    "success_plan_status": pa.string(),
+}
+TICKET_FEATURES = {"tickets_30d": pa.int64(), "emergency_open": pa.int64(), "emergency_closed_7d": pa.int64()}
+USAGE_FEATURES = {
+    "usage_date": pa.date32(),
+    **{c: pa.int64() for c in USAGE_COUNTERS},
+    "scans": pa.int64(),
+    "scanner_types": pa.int64(),
+}
+FEATURES = {**ACCOUNT_FEATURES, **TICKET_FEATURES, **USAGE_FEATURES}
+
+ACCOUNT_SOURCE = {
+    "account_id": "id",
+    "segment": "segment__name",
+    "geo": "geo__name",
+    "tier": "tier",
+    "deployment": "deployment",
+    "csm_priority": "csm_priority",
+    "arr": "arr",
+    "account_licensed_users": "licensed_users",
+    "contract_start": "contract_start",
+    "csm_sentiment": "csm_sentiment",
+    "csm_sentiment_date": "csm_sentiment_date",
+}
+
+
+def _column(values: tuple, kind: pa.DataType) -> pa.Array:
+    if kind == pa.float64():
+        values = tuple(None if v is None else float(v) for v in values)
+    elif kind == pa.string():
+        values = tuple(v or None for v in values)
+    return pa.array(values, type=kind)
+
+
+def account_table() -> pa.Table:
+    """Account attributes as an Arrow table, read in one query."""
+    names = list(ACCOUNT_SOURCE)
+    rows = list(Account.objects.order_by().values_list(*ACCOUNT_SOURCE.values()))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    data = {n: _column(c, ACCOUNT_FEATURES[n]) for n, c in zip(names, columns, strict=True)}
+    for name in set(ACCOUNT_FEATURES) - set(ACCOUNT_SOURCE):
+        data[name] = pa.nulls(len(rows), type=ACCOUNT_FEATURES[name])
+    return pa.table(data, schema=pa.schema(ACCOUNT_FEATURES.items()))
+
+
+def ticket_table(as_of: dt.date) -> pa.Table:
+    """Support aggregates per account as of a date, computed by the database in one GROUP BY."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    month_ago, week_ago = end - dt.timedelta(days=30), end - dt.timedelta(days=7)
+    opened = Q(opened_at__lt=end)
+    still_open = Q(closed_at__isnull=True) | Q(closed_at__gte=end)
+    rows = list(
+        SupportTicket.objects.filter(opened)
+        .order_by()
+        .values_list("account_id")
+        .annotate(
+            tickets_30d=Count("pk", filter=Q(opened_at__gte=month_ago)),
+            emergency_open=Count("pk", filter=Q(is_emergency=True) & still_open),
+            emergency_closed_7d=Count(
+                "pk", filter=Q(is_emergency=True, closed_at__gte=week_ago, closed_at__lt=end)
+            ),
+        )
+    )
+    names = ["account_id", *TICKET_FEATURES]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    schema = pa.schema([("account_id", pa.int64()), *TICKET_FEATURES.items()])
+    return pa.table(
+        {n: pa.array(c, type=schema.field(n).type) for n, c in zip(names, columns, strict=True)},
+        schema=schema,
+    )
+
+
+def sync(con: BaseBackend, as_of: dt.date) -> None:
+    """Copy what the scorecard needs from the application database into the store."""
+    replace_table(con, "health_accounts", account_table())
+    replace_table(con, "health_tickets", ticket_table(as_of))
+
+
+def latest_usage(usage: ir.Table, as_of: dt.date) -> ir.Table:
+    """Each account's newest snapshot of its health instance on or before `as_of`."""
+    included = usage.filter(usage.included_in_health, usage.snapshot_date <= ibis.literal(as_of))
+    newest = included.group_by("account_id").aggregate(usage_date=included.snapshot_date.max())
+    joined = newest.join(
+        included, [newest.account_id == included.account_id, newest.usage_date == included.snapshot_date]
+    )
+    scans = [joined[name] for name in SCAN_TYPES]
+    return joined.select(
+        "account_id",
+        "usage_date",
+        *USAGE_COUNTERS,
+        scans=sum(ibis.coalesce(s, 0) for s in scans[1:]) + ibis.coalesce(scans[0], 0),
+        scanner_types=sum(ibis.ifelse(s > 0, 1, 0) for s in scans[1:]) + ibis.ifelse(scans[0] > 0, 1, 0),
+    )
+
+
+def feature_table(con: BaseBackend, as_of: dt.date) -> ir.Table:
+    accounts = con.table("health_accounts")
+    tickets = con.table("health_tickets")
+    table = accounts.left_join(tickets, "account_id").select(
+        *ACCOUNT_FEATURES,
+        **{name: ibis.coalesce(tickets[name], 0) for name in TICKET_FEATURES},
+    )
+    if "usage_snapshots" in con.list_tables():
+        usage = latest_usage(con.table("usage_snapshots"), as_of)
+        table = table.left_join(usage, "account_id").select(
+            *ACCOUNT_FEATURES, *TICKET_FEATURES, *USAGE_FEATURES
+        )
+    else:
+        table = table.mutate(
+            **{
+                name: ibis.null(str(kind).replace("date32[day]", "date"))
+                for name, kind in USAGE_FEATURES.items()
+            }
+        )
+    return table

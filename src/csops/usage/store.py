@@ -1,0 +1,98 @@
+"""The analytics store: an Ibis connection to DuckDB (default), PostgreSQL or Spark.
+
+Product usage lives here, not in the application database: it is large, append-mostly and
+read set-wise. The account attributes the health engine needs are copied here in bulk.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlparse
+
+import ibis
+import pyarrow as pa
+from django.conf import settings
+from ibis.backends import BaseBackend
+
+_local = threading.local()
+
+# Service Ping style counters, each over the 28 days before the snapshot date.
+USAGE_COUNTERS = (
+    "billable_users",
+    "licensed_users",
+    "unique_active_users",
+    "git_operation_users",
+    "pipeline_users",
+    "ci_pipelines",
+    "deploying_users",
+    "deployments",
+    "successful_deployments",
+    "failed_deployments",
+    "scanner_users",
+    "scans_sast",
+    "scans_dast",
+    "scans_dependency",
+    "scans_container",
+    "scans_secret",
+)
+SCAN_TYPES = ("scans_sast", "scans_dast", "scans_dependency", "scans_container", "scans_secret")
+
+USAGE_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.int64()),
+        ("instance_id", pa.string()),
+        ("included_in_health", pa.bool_()),
+        ("snapshot_date", pa.date32()),
+        *[(name, pa.int32()) for name in USAGE_COUNTERS],
+    ]
+)
+
+
+def connect(url: str | None = None) -> BaseBackend:
+    """The store for `url` (default CSOPS_ANALYTICS_URL), one connection per thread."""
+    url = url or settings.ANALYTICS_URL
+    cache = getattr(_local, "connections", None)
+    if cache is None:
+        cache = _local.connections = {}
+    if url not in cache:
+        cache[url] = _open(url)
+    return cache[url]
+
+
+def _open(url: str) -> BaseBackend:
+    scheme = urlparse(url).scheme
+    if scheme == "duckdb":
+        path = url.removeprefix("duckdb://") or ":memory:"
+        return ibis.duckdb.connect(path, threads=2)
+    if scheme in ("postgres", "postgresql"):
+        return ibis.connect(url.replace("postgres://", "postgresql://", 1))
+    if scheme == "spark":
+        from pyspark.sql import SparkSession
+
+        session = (
+            SparkSession.builder.master(urlparse(url).netloc or "local[2]")
+            .appName("csops")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        return ibis.pyspark.connect(session)
+    raise ValueError(
+        f"CSOPS_ANALYTICS_URL: unsupported store {url!r} (use duckdb://, postgres:// or spark://)"
+    )
+
+
+def close_all() -> None:
+    for connection in getattr(_local, "connections", {}).values():
+        connection.disconnect()
+    _local.connections = {}
+
+
+def replace_table(con: BaseBackend, name: str, data: pa.Table) -> None:
+    con.create_table(name, data, overwrite=True)
+
+
+def append(con: BaseBackend, name: str, data: pa.Table, schema: pa.Schema | None = None) -> None:
+    if name not in con.list_tables():
+        con.create_table(name, schema=ibis.schema(schema or data.schema))
+    con.insert(name, data)
