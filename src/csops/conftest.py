@@ -16,6 +16,16 @@ from csops.customers.synthetic import generate
 TODAY = dt.date(2026, 11, 23)
 
 
+@pytest.fixture(autouse=True)
+def analytics_store(tmp_path, settings):
+    """Each test gets its own analytics store file, so parallel workers never share one."""
+    from csops.usage import store
+
+    settings.ANALYTICS_URL = f"duckdb://{tmp_path / 'analytics.duckdb'}"
+    yield settings.ANALYTICS_URL
+    store.close_all()
+
+
 @pytest.fixture
 def config(db):
     return apply_configuration(default_directory(), message="test defaults")

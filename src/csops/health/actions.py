@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from csops.customers.models import Account
 from csops.health import features
 from csops.health.engine import score_table
-from csops.health.models import ScoreRun
+from csops.health.models import AccountHealth, ScoreHistory, ScoreRun
 from csops.health.scorecard import Scorecard
 from csops.health.selectors import active_scorecard
 from csops.usage import store
@@ -36,9 +36,92 @@ def _changed(con, scores: pa.Table) -> pa.Table:
         return scores  # the scorecard changed shape: every account gets a new snapshot
     new = ibis.memtable(scores)
     compared = [c for c in scores.column_names if c != "account_id"]
-    same = new.semi_join(current, [new.account_id == current.account_id,
-                                   *[new[c].identical_to(current[c]) for c in compared]])
+    same = new.semi_join(
+        current, [new.account_id == current.account_id, *[new[c].identical_to(current[c]) for c in compared]]
+    )
     return new.anti_join(same, "account_id").to_pyarrow()
+
+
+MEASURE_FIELDS = ("value", "color", "na", "stale", "contribution")
+
+
+def _measure_dicts(scores: pa.Table, scorecard: Scorecard) -> list[dict]:
+    keys = [m.key for m in scorecard.measures]
+    columns = {(k, f): scores[f"{k}__{f}"].to_pylist() for k in keys for f in MEASURE_FIELDS}
+    return [{k: {f: columns[k, f][i] for f in MEASURE_FIELDS} for k in keys} for i in range(scores.num_rows)]
+
+
+def _write_back(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> None:
+    """Changed accounts' results into the application database, in batches."""
+    ids = scores["account_id"].to_pylist()
+    measures = _measure_dicts(scores, scorecard)
+    values = {
+        name: scores[name].to_pylist() for name in ("score", "color", "band_color", "override", "adoption")
+    }
+    with transaction.atomic():
+        for start in range(0, len(ids), BATCH):
+            batch = slice(start, start + BATCH)
+            existing = AccountHealth.objects.in_bulk(ids[batch])
+            rows, history = [], []
+            for offset, account_id in enumerate(ids[batch]):
+                i = start + offset
+                before = existing.get(account_id)
+                keep_previous = before is not None and before.scored_on == as_of
+                rows.append(
+                    AccountHealth(
+                        account_id=account_id,
+                        scorecard=scorecard.name,
+                        scored_on=as_of,
+                        score=values["score"][i],
+                        color=values["color"][i] or "",
+                        band_color=values["band_color"][i] or "",
+                        override=values["override"][i] or "",
+                        adoption=values["adoption"][i],
+                        measures=measures[i],
+                        previous_on=before.previous_on
+                        if keep_previous
+                        else (before.scored_on if before else None),
+                        previous_score=before.previous_score
+                        if keep_previous
+                        else (before.score if before else None),
+                        previous_measures=(
+                            before.previous_measures if keep_previous else before.measures if before else {}
+                        ),
+                    )
+                )
+                history.append(
+                    ScoreHistory(
+                        account_id=account_id,
+                        scored_on=as_of,
+                        score=values["score"][i],
+                        color=values["color"][i] or "",
+                    )
+                )
+            AccountHealth.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["account"],
+                update_fields=[
+                    "scorecard",
+                    "scored_on",
+                    "score",
+                    "color",
+                    "band_color",
+                    "override",
+                    "adoption",
+                    "measures",
+                    "previous_on",
+                    "previous_score",
+                    "previous_measures",
+                ],
+            )
+            ScoreHistory.objects.bulk_create(
+                history,
+                update_conflicts=True,
+                unique_fields=["account", "scored_on"],
+                update_fields=["score", "color"],
+            )
+        _update_accounts(scores)
 
 
 def _update_accounts(scores: pa.Table) -> None:
@@ -47,20 +130,34 @@ def _update_accounts(scores: pa.Table) -> None:
     values = pc.round(scores["score"], 1).to_pylist()
     colors = [c or "" for c in scores["color"].to_pylist()]
     table = Account._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         for start in range(0, len(ids), BATCH):
             cursor.executemany(
                 f"UPDATE {table} SET health_score = %s, health_color = %s WHERE id = %s",
-                list(zip(values[start:start + BATCH], colors[start:start + BATCH], ids[start:start + BATCH],
-                         strict=True)),
+                list(
+                    zip(
+                        values[start : start + BATCH],
+                        colors[start : start + BATCH],
+                        ids[start : start + BATCH],
+                        strict=True,
+                    )
+                ),
             )
 
 
-HISTORY_SCHEMA = pa.schema([
-    ("account_id", pa.int64()), ("scored_on", pa.date32()), ("scorecard", pa.string()),
-    ("item", pa.string()), ("value", pa.float64()), ("color", pa.int8()), ("note", pa.string()),
-    ("stale", pa.bool_()), ("contribution", pa.float64()),
-])
+HISTORY_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.int64()),
+        ("scored_on", pa.date32()),
+        ("scorecard", pa.string()),
+        ("item", pa.string()),
+        ("value", pa.float64()),
+        ("color", pa.int8()),
+        ("note", pa.string()),
+        ("stale", pa.bool_()),
+        ("contribution", pa.float64()),
+    ]
+)
 COLOR_CODES = {"red": 0, "yellow": 1, "green": 2}
 
 
@@ -71,15 +168,20 @@ def history_rows(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> pa.T
 
     def part(item: str, value, color, note, stale, contribution) -> pa.Table:
         nulls = {pa.float64(): pa.nulls(n, pa.float64()), pa.string(): pa.nulls(n, pa.string())}
-        return pa.table({
-            "account_id": ids, "scored_on": pa.array([as_of] * n, pa.date32()),
-            "scorecard": pa.array([scorecard.name] * n), "item": pa.array([item] * n),
-            "value": value if value is not None else nulls[pa.float64()],
-            "color": color if color is not None else pa.nulls(n, pa.int8()),
-            "note": note if note is not None else nulls[pa.string()],
-            "stale": stale if stale is not None else pa.array([False] * n),
-            "contribution": contribution if contribution is not None else nulls[pa.float64()],
-        }, schema=HISTORY_SCHEMA)
+        return pa.table(
+            {
+                "account_id": ids,
+                "scored_on": pa.array([as_of] * n, pa.date32()),
+                "scorecard": pa.array([scorecard.name] * n),
+                "item": pa.array([item] * n),
+                "value": value if value is not None else nulls[pa.float64()],
+                "color": color if color is not None else pa.nulls(n, pa.int8()),
+                "note": note if note is not None else nulls[pa.string()],
+                "stale": stale if stale is not None else pa.array([False] * n),
+                "contribution": contribution if contribution is not None else nulls[pa.float64()],
+            },
+            schema=HISTORY_SCHEMA,
+        )
 
     overall_color = pa.array([COLOR_CODES.get(c) for c in scores["color"].to_pylist()], pa.int8())
     parts = [
@@ -90,8 +192,16 @@ def history_rows(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> pa.T
         parts.append(part(f"group:{group.name}", scores[f"group_{index}__score"], None, None, None, None))
     for measure in scorecard.measures:
         key = measure.key
-        parts.append(part(key, scores[f"{key}__value"], scores[f"{key}__color"], scores[f"{key}__na"],
-                          scores[f"{key}__stale"], scores[f"{key}__contribution"]))
+        parts.append(
+            part(
+                key,
+                scores[f"{key}__value"],
+                scores[f"{key}__color"],
+                scores[f"{key}__na"],
+                scores[f"{key}__stale"],
+                scores[f"{key}__contribution"],
+            )
+        )
     return pa.concat_tables(parts)
 
 
@@ -105,7 +215,12 @@ def score_accounts(*, as_of: dt.date | None = None, scorecard: Scorecard | None 
     changed = _changed(con, scores)
     if changed.num_rows:
         store.append(con, "health_history", history_rows(changed, scorecard, as_of), HISTORY_SCHEMA)
-        _update_accounts(changed)
+        _write_back(changed, scorecard, as_of)
     store.replace_table(con, "health_current", scores)
-    return ScoreRun.objects.create(as_of=as_of, scorecard=scorecard.name, accounts=scores.num_rows,
-                                   changed=changed.num_rows, seconds=round(time.monotonic() - started, 2))
+    return ScoreRun.objects.create(
+        as_of=as_of,
+        scorecard=scorecard.name,
+        accounts=scores.num_rows,
+        changed=changed.num_rows,
+        seconds=round(time.monotonic() - started, 2),
+    )

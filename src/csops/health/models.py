@@ -53,3 +53,50 @@ class ScoreRun(models.Model):
 
     def __str__(self) -> str:
         return f"Scoring as of {self.as_of}"
+
+
+class AccountHealth(models.Model):
+    """An account's current score with every measure, and the snapshot before it (to explain moves).
+
+    Written in bulk by the scorer for the accounts whose scores changed; the full history lives in
+    the analytics store, where backtests and dashboards read it.
+    """
+
+    account = models.OneToOneField(
+        "customers.Account", primary_key=True, on_delete=models.CASCADE, related_name="health"
+    )
+    scorecard = models.CharField(max_length=100)
+    scored_on = models.DateField()
+    score = models.FloatField(null=True)
+    color = models.CharField(max_length=10, blank=True)
+    band_color = models.CharField(max_length=10, blank=True)
+    override = models.CharField(max_length=200, blank=True)
+    adoption = models.PositiveSmallIntegerField(default=0)
+    measures = models.JSONField(default=dict, help_text="key: {value, color, na, stale, contribution}")
+    previous_on = models.DateField(null=True)
+    previous_score = models.FloatField(null=True)
+    previous_measures = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name_plural = "account health"
+
+    def __str__(self) -> str:
+        return f"Health of {self.account_id}"
+
+
+class ScoreHistory(models.Model):
+    """Each change of an account's overall score: the trend on the Account 360 page."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="score_history")
+    scored_on = models.DateField()
+    score = models.FloatField(null=True)
+    color = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["account", "scored_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "scored_on"], name="score_history_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on {self.scored_on}: {self.score}"

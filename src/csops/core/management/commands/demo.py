@@ -23,6 +23,7 @@ class Command(BaseCommand):
         self.stderr.write(f"Default configuration: {result.summary() if result.diffs else 'up to date'}")
         if not Account.objects.exists():
             call_command("seed", accounts=accounts, seed=1, stdout=self.stderr)
+        call_command("health", "score", stdout=self.stderr)
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))

@@ -1,3 +1,4 @@
+import datetime as dt
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -5,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
 from csops.customers.synthetic import generate_chunks
+from csops.usage.actions import seed_usage
 
 CHUNK = 20_000  # accounts generated, validated and written at a time
 
@@ -15,8 +17,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--usage-weeks", type=int, default=52,
+                            help="Weeks of synthetic product usage per account (0 for none).")
 
-    def handle(self, accounts, seed, **options):
+    def handle(self, accounts, seed, usage_weeks, **options):
+        if not 0 <= usage_weeks <= 520:
+            raise CommandError("--usage-weeks: give a number from 0 to 520")
         if not 1 <= accounts <= 5_000_000:
             raise CommandError("--accounts: give a number from 1 to 5,000,000")
         if not Segment.objects.exists():
@@ -29,4 +35,6 @@ class Command(BaseCommand):
             done += len(chunk.accounts)
             self.stderr.write(f"  {done:,} / {accounts:,} accounts written "
                               f"({time.monotonic() - started:.0f}s)")
+        if usage_weeks:
+            seed_usage(end=dt.date.today(), weeks=usage_weeks, seed=seed, progress=self.stderr.write)
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")
