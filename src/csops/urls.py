@@ -11,6 +11,7 @@ urlpatterns = [
     path("config/", core_views.config_history, name="config_history"),
     path("audit/", core_views.audit_log, name="audit_log"),
     path("customers/", include("csops.customers.urls")),
+    path("health/", include("csops.health.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

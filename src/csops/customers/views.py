@@ -21,6 +21,7 @@ from csops.customers.filtersets import (
 from csops.customers.forms import AccountForm, ContactForm, ImportForm, OpportunityForm, TicketForm
 from csops.customers.imports import ImportFileError, read_csv_bytes, read_rows, validate_rows
 from csops.customers.models import Account, Contact, ImportRun, Opportunity, SupportTicket
+from csops.health.forms import HealthUpdateForm
 from csops.health.selectors import account_health
 
 
@@ -179,6 +180,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "children": account.children.all(),
         "custom_fields": selectors.custom_field_values(account),
         "health_panel": account_health(account.pk),
+        "health_updates": list(account.health_updates.select_related("author")[:10]),
+        "health_form": HealthUpdateForm(),
+        "today": timezone.localdate(),
         "sentiment_age": (timezone.localdate() - account.csm_sentiment_date).days
         if account.csm_sentiment_date else None,
         "can_change": has_perm(user, "change_account"),

@@ -8,17 +8,63 @@ import time
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
+from csops.core import audit
+from csops.customers.actions import update_account
 from csops.customers.models import Account
 from csops.health import features
 from csops.health.engine import score_table
-from csops.health.models import AccountHealth, ScoreHistory, ScoreRun
+from csops.health.models import AccountHealth, HealthUpdate, ScoreHistory, ScoreRun
 from csops.health.scorecard import Scorecard
 from csops.health.selectors import active_scorecard
 from csops.usage import store
 
 BATCH = 5000
+
+
+def update_cadence(account: Account, today: dt.date) -> dt.timedelta:
+    """Weekly when the renewal falls in this fiscal quarter or the next, else monthly."""
+    if account.renewal_date is None:
+        return dt.timedelta(days=30)
+    start = settings.CSOPS_ORGANISATION["fiscal_year_start_month"]
+
+    def quarter(day: dt.date) -> int:
+        return (day.year * 12 + day.month - start) // 3
+
+    soon = quarter(account.renewal_date) - quarter(today) in (0, 1)
+    return dt.timedelta(days=7 if soon else 30)
+
+
+@transaction.atomic
+def record_health_update(
+    account: Account,
+    *,
+    author,
+    sentiment: str,
+    summary: str,
+    context: str = "",
+    needed: str = "",
+    next_date: dt.date | None = None,
+) -> HealthUpdate:
+    """Log a health update and set the account's CSM sentiment from it."""
+    today = timezone.localdate()
+    update = HealthUpdate(
+        account=account,
+        author=author,
+        sentiment=sentiment,
+        summary=summary,
+        context=context,
+        needed=needed,
+        next_date=next_date or today + update_cadence(account, today),
+    )
+    update.full_clean()
+    update.save()
+    audit.record(actor=author, verb="create", obj=update, changes={"summary": [None, summary]})
+    update_account(account, actor=author, csm_sentiment=sentiment, csm_sentiment_date=today)
+    return update
 
 
 def compute_scores(con, scorecard: Scorecard, as_of: dt.date) -> pa.Table:

@@ -100,3 +100,24 @@ class ScoreHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} on {self.scored_on}: {self.score}"
+
+
+class HealthUpdate(models.Model):
+    """A CSM's health update: sentiment with its story, and when the next one is due."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="health_updates")
+    author = models.ForeignKey("core.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sentiment = models.CharField(
+        max_length=10, choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")]
+    )
+    summary = models.CharField(max_length=300)
+    context = models.TextField(blank=True)
+    needed = models.TextField("what is needed", blank=True)
+    next_date = models.DateField("next update", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.summary

@@ -54,3 +54,36 @@ def test_health_score_command(seeded, capsys):
 def test_scoring_needs_an_active_scorecard(db):
     with pytest.raises(CommandError, match="no active scorecard"):
         call_command("health", "score")
+
+
+def test_health_update_sets_sentiment_and_next_date(seeded, client_as, users):
+    from csops.core.models import AuditEntry
+    from csops.health.models import HealthUpdate
+
+    account = Account.objects.filter(renewal_date__isnull=False).first()
+    url = f"/health/accounts/{account.pk}/updates/"
+    assert client_as("viewer").post(url, {"sentiment": "red", "summary": "x"}).status_code == 403
+    bad = client_as("csm").post(url, {"sentiment": "purple", "summary": ""})
+    assert bad.status_code == 400 and b"Select a valid choice" in bad.content
+    assert not HealthUpdate.objects.exists()
+    response = client_as("csm").post(url, {"sentiment": "red", "summary": "Champion left",
+                                           "needed": "Exec sponsor call"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    update = HealthUpdate.objects.get()
+    assert account.csm_sentiment == "red" and account.csm_sentiment_date == update.created_at.date()
+    assert update.next_date > update.created_at.date() and update.author == users["csm"]
+    assert AuditEntry.objects.filter(object_repr=account.name, verb="update").exists()
+    page = client_as("viewer").get(account.get_absolute_url()).content.decode()
+    assert "Champion left" in page and "Next update due" in page
+
+
+def test_update_cadence_follows_the_renewal_quarter(settings):
+    from csops.health.actions import update_cadence
+
+    settings.CSOPS_ORGANISATION = {**settings.CSOPS_ORGANISATION, "fiscal_year_start_month": 2}
+    today = dt.date(2026, 11, 23)  # fiscal Q4 runs Nov-Jan
+    assert update_cadence(Account(renewal_date=dt.date(2027, 1, 31)), today).days == 7
+    assert update_cadence(Account(renewal_date=dt.date(2027, 4, 30)), today).days == 7  # next quarter
+    assert update_cadence(Account(renewal_date=dt.date(2027, 5, 1)), today).days == 30
+    assert update_cadence(Account(renewal_date=None), today).days == 30
