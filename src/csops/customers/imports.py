@@ -46,7 +46,7 @@ from csops.customers.models import (
 )
 from csops.usage.store import USAGE_COUNTERS
 
-KINDS = ("accounts", "contacts", "opportunities", "tickets", "usage")
+KINDS = ["accounts", "contacts", "opportunities", "tickets", "usage"]  # apps may register more
 CHUNK = 900  # stays under SQLite's limit on query parameters
 EXTRA = "\x00extra"  # where a CSV row keeps cells beyond the header
 
@@ -100,93 +100,94 @@ class Validation:
         return [r for r in self.rows if r.line not in self.bad_lines]
 
 
-def _const(parser: parsing.Parser) -> Callable[[dict], parsing.Parser]:
+def constant(parser: parsing.Parser) -> Callable[[dict], parsing.Parser]:
     return lambda tables: parser
 
 
-def _ref(table: str, what: str) -> Callable[[dict], parsing.Parser]:
+def reference(table: str, what: str) -> Callable[[dict], parsing.Parser]:
     return lambda tables: parsing.lookup(tables[table], what)
 
 
-def _text(model: type[models.Model], name: str) -> Callable[[dict], parsing.Parser]:
-    return _const(parsing.text(model._meta.get_field(name).max_length))
+def text_of(model: type[models.Model], name: str) -> Callable[[dict], parsing.Parser]:
+    return constant(parsing.text(model._meta.get_field(name).max_length))
 
 
 ACCOUNT_REF = ("account_external_id", "accountid", "account", "accountcrmid")
 
 SPECS: dict[str, list[Column]] = {
     "accounts": [
-        Column("external_id", _text(Account, "external_id"), True, ("id", "accountid", "crmid")),
-        Column("name", _text(Account, "name"), True, ("accountname",)),
+        Column("external_id", text_of(Account, "external_id"), True, ("id", "accountid", "crmid")),
+        Column("name", text_of(Account, "name"), True, ("accountname",)),
         Column(
-            "parent", _const(parsing.text(64)), False, ("parentid", "parentaccountid", "parent_external_id")
+            "parent", constant(parsing.text(64)), False, ("parentid", "parentaccountid", "parent_external_id")
         ),
-        Column("segment", _ref("segment", "segment"), False, ("accountsegment", "cssegment")),
-        Column("geo", _ref("geo", "geo"), False, ("region", "accountgeo")),
-        Column("industry", _text(Account, "industry")),
-        Column("employees", _const(parsing.integer()), False, ("numberofemployees",)),
-        Column("sales_segment", _const(parsing.choice(SalesSegment))),
-        Column("arr", _const(parsing.decimal(minimum=0)), False, ("annualrecurringrevenue",)),
-        Column("lam", _const(parsing.decimal(max_digits=16, minimum=0)), False, ("landedaddressablemarket",)),
-        Column("tier", _const(parsing.choice(Tier)), False, ("producttier", "plan")),
-        Column("deployment", _const(parsing.choice(Deployment)), False, ("deploymenttype",)),
-        Column("lifecycle_stage", _const(parsing.choice(LifecycleStage)), False, ("lifecycle",)),
-        Column("csm_priority", _const(parsing.choice(Priority)), False, ("priority",)),
-        Column("contract_start", _const(parsing.date), False, ("contractstartdate",)),
-        Column("renewal_date", _const(parsing.date), False, ("nextrenewaldate",)),
-        Column("licensed_users", _const(parsing.integer()), False, ("licenses", "seats")),
-        Column("ae", _ref("user", "user"), False, ("accountowner", "owner", "owneremail")),
-        Column("sa", _ref("user", "user"), False, ("solutionsarchitect",)),
-        Column("csm", _ref("user", "user"), False, ("tam", "customersuccessmanager")),
-        Column("cse", _ref("user", "user"), False, ("customersuccessengineer",)),
-        Column("renewals_manager", _ref("user", "user"), False, ("renewalmanager",)),
-        Column("csm_sentiment", _const(parsing.choice(Color)), False, ("sentiment",)),
-        Column("csm_sentiment_date", _const(parsing.date), False, ("sentimentdate",)),
-        Column("cs_project_url", _const(parsing.url), False, ("projecturl",)),
-        Column("slack_channel", _text(Account, "slack_channel"), False, ("slack",)),
+        Column("segment", reference("segment", "segment"), False, ("accountsegment", "cssegment")),
+        Column("geo", reference("geo", "geo"), False, ("region", "accountgeo")),
+        Column("industry", text_of(Account, "industry")),
+        Column("employees", constant(parsing.integer()), False, ("numberofemployees",)),
+        Column("sales_segment", constant(parsing.choice(SalesSegment))),
+        Column("arr", constant(parsing.decimal(minimum=0)), False, ("annualrecurringrevenue",)),
+        Column("lam", constant(parsing.decimal(max_digits=16, minimum=0)), False,
+               ("landedaddressablemarket",)),
+        Column("tier", constant(parsing.choice(Tier)), False, ("producttier", "plan")),
+        Column("deployment", constant(parsing.choice(Deployment)), False, ("deploymenttype",)),
+        Column("lifecycle_stage", constant(parsing.choice(LifecycleStage)), False, ("lifecycle",)),
+        Column("csm_priority", constant(parsing.choice(Priority)), False, ("priority",)),
+        Column("contract_start", constant(parsing.date), False, ("contractstartdate",)),
+        Column("renewal_date", constant(parsing.date), False, ("nextrenewaldate",)),
+        Column("licensed_users", constant(parsing.integer()), False, ("licenses", "seats")),
+        Column("ae", reference("user", "user"), False, ("accountowner", "owner", "owneremail")),
+        Column("sa", reference("user", "user"), False, ("solutionsarchitect",)),
+        Column("csm", reference("user", "user"), False, ("tam", "customersuccessmanager")),
+        Column("cse", reference("user", "user"), False, ("customersuccessengineer",)),
+        Column("renewals_manager", reference("user", "user"), False, ("renewalmanager",)),
+        Column("csm_sentiment", constant(parsing.choice(Color)), False, ("sentiment",)),
+        Column("csm_sentiment_date", constant(parsing.date), False, ("sentimentdate",)),
+        Column("cs_project_url", constant(parsing.url), False, ("projecturl",)),
+        Column("slack_channel", text_of(Account, "slack_channel"), False, ("slack",)),
     ],
     "contacts": [
-        Column("external_id", _text(Contact, "external_id"), True, ("id", "contactid")),
-        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
-        Column("first_name", _text(Contact, "first_name")),
-        Column("last_name", _text(Contact, "last_name"), True),
-        Column("email", _const(parsing.email)),
-        Column("title", _text(Contact, "title")),
-        Column("phone", _text(Contact, "phone")),
-        Column("persona", _ref("persona", "persona")),
-        Column("email_opt_out", _const(parsing.boolean), False, ("hasoptedoutofemail", "optout")),
+        Column("external_id", text_of(Contact, "external_id"), True, ("id", "contactid")),
+        Column("account", reference("account", "account"), True, ACCOUNT_REF),
+        Column("first_name", text_of(Contact, "first_name")),
+        Column("last_name", text_of(Contact, "last_name"), True),
+        Column("email", constant(parsing.email)),
+        Column("title", text_of(Contact, "title")),
+        Column("phone", text_of(Contact, "phone")),
+        Column("persona", reference("persona", "persona")),
+        Column("email_opt_out", constant(parsing.boolean), False, ("hasoptedoutofemail", "optout")),
     ],
     "opportunities": [
-        Column("external_id", _text(Opportunity, "external_id"), True, ("id", "opportunityid")),
-        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
-        Column("name", _text(Opportunity, "name"), True, ("opportunityname",)),
-        Column("type", _const(parsing.choice(OpportunityType)), True, ("opportunitytype",)),
-        Column("arr_basis", _const(parsing.decimal(minimum=0))),
-        Column("net_arr", _const(parsing.decimal())),
-        Column("close_date", _const(parsing.date), True),
-        Column("stage", _text(Opportunity, "stage"), True, ("stagename",)),
+        Column("external_id", text_of(Opportunity, "external_id"), True, ("id", "opportunityid")),
+        Column("account", reference("account", "account"), True, ACCOUNT_REF),
+        Column("name", text_of(Opportunity, "name"), True, ("opportunityname",)),
+        Column("type", constant(parsing.choice(OpportunityType)), True, ("opportunitytype",)),
+        Column("arr_basis", constant(parsing.decimal(minimum=0))),
+        Column("net_arr", constant(parsing.decimal())),
+        Column("close_date", constant(parsing.date), True),
+        Column("stage", text_of(Opportunity, "stage"), True, ("stagename",)),
         Column(
-            "forecast_category", _const(parsing.choice(ForecastCategory)), False, ("forecastcategoryname",)
+            "forecast_category", constant(parsing.choice(ForecastCategory)), False, ("forecastcategoryname",)
         ),
-        Column("risk_impact", _ref("risk_impact", "risk impact")),
-        Column("risk_reason", _ref("risk_reason", "risk reason")),
+        Column("risk_impact", reference("risk_impact", "risk impact")),
+        Column("risk_reason", reference("risk_reason", "risk reason")),
     ],
     "tickets": [
-        Column("external_id", _text(SupportTicket, "external_id"), True, ("id", "ticketid", "casenumber")),
-        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
-        Column("subject", _text(SupportTicket, "subject"), True),
-        Column("severity", _const(parsing.choice(Severity)), True, ("priority",)),
-        Column("is_emergency", _const(parsing.boolean), False, ("emergency",)),
-        Column("opened_at", _const(parsing.datetime), True, ("createddate", "opened")),
-        Column("closed_at", _const(parsing.datetime), False, ("closeddate", "closed")),
+        Column("external_id", text_of(SupportTicket, "external_id"), True, ("id", "ticketid", "casenumber")),
+        Column("account", reference("account", "account"), True, ACCOUNT_REF),
+        Column("subject", text_of(SupportTicket, "subject"), True),
+        Column("severity", constant(parsing.choice(Severity)), True, ("priority",)),
+        Column("is_emergency", constant(parsing.boolean), False, ("emergency",)),
+        Column("opened_at", constant(parsing.datetime), True, ("createddate", "opened")),
+        Column("closed_at", constant(parsing.datetime), False, ("closeddate", "closed")),
     ],
     "usage": [
-        Column("account", _ref("account", "account"), True, ACCOUNT_REF),
-        Column("instance_id", _const(parsing.text(100)), True,
+        Column("account", reference("account", "account"), True, ACCOUNT_REF),
+        Column("instance_id", constant(parsing.text(100)), True,
                ("instance", "instanceid", "uuid", "namespace")),
-        Column("included_in_health", _const(parsing.boolean), False, ("included", "inhealth")),
-        Column("snapshot_date", _const(parsing.date), True, ("date", "pingdate", "snapshot")),
-        *[Column(name, _const(parsing.integer())) for name in USAGE_COUNTERS],
+        Column("included_in_health", constant(parsing.boolean), False, ("included", "inhealth")),
+        Column("snapshot_date", constant(parsing.date), True, ("date", "pingdate", "snapshot")),
+        *[Column(name, constant(parsing.integer())) for name in USAGE_COUNTERS],
     ],
 }
 
@@ -196,6 +197,17 @@ MODELS: dict[str, type[models.Model]] = {
     "opportunities": Opportunity,
     "tickets": SupportTicket,
 }
+
+
+def register_kind(name: str, columns: list[Column], model: type[models.Model] | None = None) -> None:
+    """Let another app add an import kind with the same validation and upsert machinery."""
+    SPECS[name] = columns
+    if model is not None:
+        MODELS[name] = model
+    if name not in KINDS:
+        KINDS.append(name)
+
+
 FOREIGN_KEYS = {
     "segment",
     "geo",

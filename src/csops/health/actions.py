@@ -6,6 +6,7 @@ import datetime as dt
 import time
 
 import ibis
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
@@ -15,9 +16,9 @@ from django.utils import timezone
 from csops.core import audit
 from csops.customers.actions import update_account
 from csops.customers.models import Account
-from csops.health import features
+from csops.health import backtest, features, synthetic
 from csops.health.engine import score_table
-from csops.health.models import AccountHealth, HealthUpdate, ScoreHistory, ScoreRun
+from csops.health.models import AccountHealth, Backtest, HealthUpdate, Outcome, ScoreHistory, ScoreRun
 from csops.health.scorecard import Scorecard
 from csops.health.selectors import active_scorecard
 from csops.usage import store
@@ -269,4 +270,57 @@ def score_accounts(*, as_of: dt.date | None = None, scorecard: Scorecard | None 
         accounts=scores.num_rows,
         changed=changed.num_rows,
         seconds=round(time.monotonic() - started, 2),
+    )
+
+
+def seed_outcomes(*, end: dt.date, seed: int = 1) -> int:
+    """Synthetic renewal outcomes for the past year; re-running replaces them."""
+    rows = list(
+        Account.objects.exclude(renewal_date=None)
+        .exclude(contract_start=None)
+        .values_list("pk", "renewal_date", "contract_start", "arr")
+    )
+    if not rows:
+        return 0
+    ids, renewals, starts, arrs = zip(*rows, strict=True)
+    made = synthetic.outcomes(
+        np.array(ids, np.int64),
+        np.array(renewals, "datetime64[D]"),
+        np.array(starts, "datetime64[D]"),
+        np.array([float(a) for a in arrs]),
+        end,
+        seed,
+    )
+    objects = [
+        Outcome(
+            external_id=f"SYN-{account_id}-{day}",
+            account_id=int(account_id),
+            kind=str(kind),
+            date=day.astype(dt.date),
+            arr_before=round(before, 2),
+            arr_after=round(after, 2),
+        )
+        for account_id, day, kind, before, after in zip(
+            made["account_id"], made["date"], made["kind"], made["arr_before"], made["arr_after"], strict=True
+        )
+    ]
+    with transaction.atomic():
+        Outcome.objects.filter(external_id__startswith="SYN-").delete()
+        Outcome.objects.bulk_create(objects, batch_size=BATCH)
+    return len(objects)
+
+
+def run_backtest(*, as_of: dt.date, horizon_days: int, scorecard: Scorecard | None = None) -> Backtest:
+    """Score every account as of a past date (nothing current is touched) and record the report."""
+    scorecard = scorecard or active_scorecard()
+    scores = compute_scores(store.connect(), scorecard, as_of)
+    report = backtest.evaluate(scores, scorecard, as_of, horizon_days)
+    return Backtest.objects.create(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        scorecard=scorecard.name,
+        population=report["population"],
+        lost=report["lost"],
+        auc=report["auc"],
+        report=report,
     )

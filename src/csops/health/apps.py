@@ -8,3 +8,6 @@ class HealthConfig(AppConfig):
 
     def ready(self) -> None:
         from csops.health import config  # noqa: F401  (registers configuration kinds)
+        from csops.health.imports import register
+
+        register()

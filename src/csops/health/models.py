@@ -121,3 +121,45 @@ class HealthUpdate(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class OutcomeKind(models.TextChoices):
+    RENEWED = "renewed", "Renewed"
+    CONTRACTED = "contracted", "Contracted"
+    CHURNED = "churned", "Churned"
+
+
+class Outcome(models.Model):
+    """What happened to an account at a renewal: the ground truth health scores are tested against."""
+
+    external_id = models.CharField("id", max_length=64, unique=True)
+    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="outcomes")
+    kind = models.CharField(max_length=12, choices=OutcomeKind.choices)
+    date = models.DateField(db_index=True)
+    arr_before = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    arr_after = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.date}"
+
+
+class Backtest(models.Model):
+    """A backtest run: how well the scores as of a date separated what happened next."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    as_of = models.DateField()
+    horizon_days = models.PositiveIntegerField()
+    scorecard = models.CharField(max_length=100)
+    population = models.PositiveIntegerField()
+    lost = models.PositiveIntegerField(help_text="Accounts that churned or contracted in the horizon.")
+    auc = models.FloatField(null=True)
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Backtest as of {self.as_of} (+{self.horizon_days} days)"

@@ -94,3 +94,79 @@ def explain(health, scorecard) -> list[dict]:
                 }
             )
     return sorted(moves, key=lambda m: -abs(m["delta"]))
+
+
+def distribution(field: str, *, limit: int | None = None) -> list[dict]:
+    """Accounts and ARR by health colour, grouped by an account field, in one GROUP BY."""
+    from django.db.models import Count, Q, Sum
+
+    from csops.customers.models import Account
+
+    rows = (
+        Account.objects.values(field)
+        .annotate(
+            accounts=Count("pk"),
+            arr=Sum("arr"),
+            **{name: Count("pk", filter=Q(health_color=name)) for name in ("green", "yellow", "red")},
+            unscored=Count("pk", filter=Q(health_color="")),
+        )
+        .order_by("-accounts")
+    )
+    rows = list(rows[:limit] if limit else rows)
+    for row in rows:
+        row["label"] = row.pop(field) or "—"
+    return rows
+
+
+def adoption_by_arr() -> list[dict]:
+    """Share of ARR whose account has 0, 1, 2 or 3+ green use cases."""
+    from django.db.models import Case, Count, IntegerField, Sum, When
+
+    from csops.health.models import AccountHealth
+
+    bucket = Case(When(adoption__gte=3, then=3), default="adoption", output_field=IntegerField())
+    rows = list(
+        AccountHealth.objects.annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(arr=Sum("account__arr"), accounts=Count("pk"))
+        .order_by("bucket")
+    )
+    total = sum(float(r["arr"] or 0) for r in rows) or 1.0
+    return [
+        {
+            "label": "3+" if r["bucket"] == 3 else str(r["bucket"]),
+            "accounts": r["accounts"],
+            "share": float(r["arr"] or 0) / total,
+        }
+        for r in rows
+    ]
+
+
+def movers(limit: int = 20) -> list:
+    from django.db.models import F
+
+    from csops.health.models import AccountHealth
+
+    return list(
+        AccountHealth.objects.filter(previous_score__isnull=False, score__isnull=False)
+        .annotate(change=F("score") - F("previous_score"))
+        .filter(change__lt=0)
+        .select_related("account")
+        .order_by("change")[:limit]
+    )
+
+
+def stale_data(today) -> dict:
+    import datetime as dt
+
+    from csops.customers.models import Account
+    from csops.health.models import AccountHealth
+
+    no_usage = AccountHealth.objects.filter(measures__license_utilization__na__startswith="no usage data")
+    return {
+        "no_usage": no_usage.count(),
+        "stale_sentiment": Account.objects.filter(csm_sentiment_date__lt=today - dt.timedelta(days=90))
+        .exclude(csm_sentiment="")
+        .count(),
+        "unscored": Account.objects.filter(health_color="").count(),
+    }
