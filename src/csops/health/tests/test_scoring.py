@@ -66,8 +66,9 @@ def test_health_update_sets_sentiment_and_next_date(seeded, client_as, users):
     bad = client_as("csm").post(url, {"sentiment": "purple", "summary": ""})
     assert bad.status_code == 400 and b"Select a valid choice" in bad.content
     assert not HealthUpdate.objects.exists()
-    response = client_as("csm").post(url, {"sentiment": "red", "summary": "Champion left",
-                                           "needed": "Exec sponsor call"})
+    response = client_as("csm").post(
+        url, {"sentiment": "red", "summary": "Champion left", "needed": "Exec sponsor call"}
+    )
     assert response.status_code == 302
     account.refresh_from_db()
     update = HealthUpdate.objects.get()
