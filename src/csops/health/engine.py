@@ -88,9 +88,10 @@ class ScorecardCompiler:
                 colors = [table[f"{p.key}__color"] for p in measure.parts]
                 greens, reds = _count([c == GREEN for c in colors]), _count([c == RED for c in colors])
                 need = measure.green_at_least
-                columns[f"{measure.key}__value"] = greens.cast("float64")
+                known = _count([c.notnull() for c in colors])
+                columns[f"{measure.key}__value"] = ibis.ifelse(known == 0, NULL_FLOAT, greens.cast("float64"))
                 columns[f"{measure.key}__raw"] = ibis.cases(
-                    (_count([c.notnull() for c in colors]) == 0, NULL_CODE),
+                    (known == 0, NULL_CODE),
                     (greens >= need, GREEN),
                     (reds >= need, RED),
                     else_=YELLOW,
@@ -178,7 +179,7 @@ class ScorecardCompiler:
             (table.score.notnull(), "red"),
             else_=NULL_TEXT,
         )
-        overrides = [(compiler.compile(o.when), o) for o in sc.overrides]
+        overrides = [(self.override_condition(table, compiler, o), o) for o in sc.overrides]
         columns["band_color"] = band
         columns["override"] = (
             ibis.cases(*[(w, o.reason) for w, o in overrides], else_=NULL_TEXT) if overrides else NULL_TEXT
@@ -189,6 +190,12 @@ class ScorecardCompiler:
         greens = [table[f"{k}__color"] == GREEN for k in sc.adoption_measures]
         columns["adoption"] = (_count(greens) if greens else ibis.literal(0)).cast("int64")
         return table.mutate(**columns)
+
+    @staticmethod
+    def override_condition(table: ir.Table, compiler: Compiler, override) -> ir.BooleanValue:
+        if override.measure is not None:
+            return table[f"{override.measure}__color"] == COLORS.index(override.measure_color)
+        return compiler.compile(override.when)
 
     def compile(self, features: ir.Table) -> ir.Table:
         table = self.overall(self.groups(self.judged(self.raw_colors(self.values(features)))))

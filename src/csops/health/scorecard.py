@@ -67,9 +67,13 @@ class NaRule:
 
 @dataclass(frozen=True)
 class Override:
-    when: str
+    """Force the overall colour, when a condition holds or when a measure has a given colour."""
+
+    when: str | None
     color: str
     reason: str
+    measure: str | None = None
+    measure_color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,14 +280,24 @@ def build(data: dict) -> Scorecard:
     overrides = []
     for i, rule in enumerate(data.get("overrides") or []):
         owhere = f"{where}: overrides {i + 1}"
-        _check_keys(rule, {"when", "color", "reason"}, owhere)
+        _check_keys(rule, {"when", "measure", "is", "color", "reason"}, owhere)
         if rule.get("color") not in COLORS:
             raise ScorecardError(f"{owhere}: color must be one of {', '.join(COLORS)}")
+        if ("when" in rule) == ("measure" in rule):
+            raise ScorecardError(f"{owhere}: give either 'when' or 'measure' with 'is'")
+        if "measure" in rule:
+            if rule["measure"] not in top_keys:
+                raise ScorecardError(f"{owhere}: unknown measure {rule['measure']!r}")
+            if rule.get("is") not in COLORS:
+                raise ScorecardError(f"{owhere}: 'is' must be one of {', '.join(COLORS)}")
+        when = _expr(rule["when"], owhere, names) if "when" in rule else None
         overrides.append(
             Override(
-                _expr(_require(rule, "when", owhere), owhere, names),
+                when,
                 rule["color"],
                 str(_require(rule, "reason", owhere)),
+                rule.get("measure"),
+                rule.get("is"),
             )
         )
     adoption = data.get("adoption") or {}
