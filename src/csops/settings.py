@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "csops.core",
     "csops.customers",
     "csops.cockpit",
@@ -91,6 +93,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 
 ANALYTICS_URL = os.environ.get("CSOPS_ANALYTICS_URL", f"duckdb://{DATA_DIR / 'analytics.duckdb'}")
+
+# Background work: a durable queue in the application database, run by `csops worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "login"

@@ -148,3 +148,41 @@ class ReferenceRow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Schedule(ReferenceRow):
+    """A periodic job: a cron expression in the business time zone and the task it enqueues."""
+
+    cron = models.CharField(max_length=100, help_text="Minute hour day month weekday, e.g. 0 4 * * *.")
+    task = models.CharField(max_length=200, help_text="Dotted path of a task, e.g. csops.health.tasks.score.")
+    enabled = models.BooleanField(default=True)
+
+    def clean(self) -> None:
+        from croniter import croniter
+        from django.core.exceptions import ValidationError
+        from django.utils.module_loading import import_string
+
+        if not croniter.is_valid(self.cron):
+            raise ValidationError({"cron": f"Not a cron expression: {self.cron!r}."})
+        try:
+            target = import_string(self.task)
+        except ImportError:
+            raise ValidationError({"task": f"No task {self.task!r}."}) from None
+        if not hasattr(target, "enqueue"):
+            raise ValidationError({"task": f"{self.task!r} is not a task."})
+
+
+class ScheduleFiring(models.Model):
+    """One firing of a schedule; unique, so two schedulers running at once fire it only once."""
+
+    schedule = models.CharField(max_length=100)
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField(auto_now_add=True)
+    task_result_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "due_at"], name="schedule_fires_once")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} due {self.due_at}"

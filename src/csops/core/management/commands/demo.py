@@ -1,4 +1,6 @@
+import datetime as dt
 import secrets
+import threading
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -6,6 +8,7 @@ from django.core.management.base import BaseCommand
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
+from csops.health.models import Backtest
 
 
 class Command(BaseCommand):
@@ -24,6 +27,9 @@ class Command(BaseCommand):
         if not Account.objects.exists():
             call_command("seed", accounts=accounts, seed=1, stdout=self.stderr)
         call_command("health", "score", stdout=self.stderr)
+        if not Backtest.objects.exists():
+            call_command("health", "backtest", "--as-of", str(dt.date.today() - dt.timedelta(days=200)),
+                         "--horizon", "180d", stdout=self.stderr)
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
@@ -32,4 +38,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:10} {description}")
         self.stdout.write("")
         if not no_serve:
+            # The scheduler and task queue run beside the web server, as `csops worker` would.
+            threading.Thread(target=call_command, args=("worker", "--interval", "30"), daemon=True).start()
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)

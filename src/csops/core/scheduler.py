@@ -1,0 +1,42 @@
+"""The scheduler: fires each enabled schedule's task once per due time, even with two running."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from croniter import croniter
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from csops.core.models import Schedule, ScheduleFiring
+
+
+def business_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.CSOPS_ORGANISATION["business_time_zone"])
+
+
+def last_due(cron: str, now: dt.datetime) -> dt.datetime:
+    """The latest time at or before `now` the cron expression names, in the business time zone."""
+    local = now.astimezone(business_zone())
+    return croniter(cron, local + dt.timedelta(seconds=1)).get_prev(dt.datetime).astimezone(dt.UTC)
+
+
+def tick(now: dt.datetime | None = None) -> list[ScheduleFiring]:
+    """Enqueue every schedule whose latest due time has not fired yet; missed times fire once."""
+    now = now or timezone.now()
+    fired = []
+    for schedule in Schedule.objects.filter(enabled=True):
+        due = last_due(schedule.cron, now)
+        try:
+            with transaction.atomic():
+                firing = ScheduleFiring.objects.create(schedule=schedule.name, due_at=due)
+                result = import_string(schedule.task).enqueue()
+                firing.task_result_id = str(result.id)
+                firing.save(update_fields=["task_result_id"])
+        except IntegrityError:
+            continue  # another scheduler fired it
+        fired.append(firing)
+    return fired
