@@ -17,7 +17,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from csops.health.expressions import Compiler
+from csops.health.expressions import Compiler, double
 from csops.health.features import FEATURES
 from csops.health.scorecard import COLORS, Measure, Scorecard
 
@@ -139,12 +139,15 @@ class ScorecardCompiler:
         for index, group in enumerate(self.scorecard.groups):
             weighted = [m for m in group.measures if m.weight > 0]
             if not weighted:
-                columns[f"group_{index}__weight"] = ibis.literal(0.0)
+                columns[f"group_{index}__weight"] = double(0.0)
                 columns[f"group_{index}__score"] = NULL_FLOAT
                 continue
             points = [table[f"{m.key}__points"] for m in weighted]
             weight = _total(
-                [ibis.ifelse(p.isnull(), 0.0, m.weight) for p, m in zip(points, weighted, strict=True)]
+                [
+                    ibis.ifelse(p.isnull(), double(0.0), double(m.weight))
+                    for p, m in zip(points, weighted, strict=True)
+                ]
             )
             total = _total([ibis.coalesce(p * m.weight, 0.0) for p, m in zip(points, weighted, strict=True)])
             columns[f"group_{index}__weight"] = weight
@@ -156,7 +159,10 @@ class ScorecardCompiler:
         sc = self.scorecard
         scores = [table[f"group_{i}__score"] for i in range(len(sc.groups))]
         weight = _total(
-            [ibis.ifelse(s.isnull(), 0.0, g.weight) for s, g in zip(scores, sc.groups, strict=True)]
+            [
+                ibis.ifelse(s.isnull(), double(0.0), double(g.weight))
+                for s, g in zip(scores, sc.groups, strict=True)
+            ]
         )
         total = _total([ibis.coalesce(s * g.weight, 0.0) for s, g in zip(scores, sc.groups, strict=True)])
         table = table.mutate(score=total / weight.nullif(0.0), overall__weight=weight)
@@ -171,7 +177,7 @@ class ScorecardCompiler:
                         table[f"{measure.key}__points"] * measure.weight * share, 0.0
                     )
                 else:
-                    columns[f"{measure.key}__contribution"] = ibis.literal(0.0)
+                    columns[f"{measure.key}__contribution"] = double(0.0)
         compiler = self.compiler(table)
         band = ibis.cases(
             (table.score >= sc.bands["green"], "green"),

@@ -104,7 +104,7 @@ class Compiler:
         return method(node)
 
     def visit_Constant(self, node: ast.Constant) -> Any:
-        return node.value
+        return double(node.value) if isinstance(node.value, float) else node.value
 
     def visit_Name(self, node: ast.Name) -> Any:
         if node.id in CONSTANTS:
@@ -153,7 +153,7 @@ class Compiler:
         if name == "days_since":
             return self.as_of.delta(args[0], unit="day")
         if name == "months_since":
-            return self.as_of.delta(args[0], unit="day") / 30.4375
+            return self.as_of.delta(args[0], unit="day").cast("float64") / 30.4375  # not DECIMAL
         if name == "ratio":
             return _divide(args[0], args[1])
         if name == "coalesce":
@@ -168,6 +168,13 @@ class Compiler:
             return args[0].notnull()
         condition, then, otherwise = args
         return ibis.ifelse(condition, then, otherwise)
+
+
+def double(value: float) -> ir.FloatingValue:
+    """A constant that SQL types as DOUBLE. Ibis writes 30.0 bare, which DuckDB, PostgreSQL and
+    Spark read as DECIMAL, each then rounding its own way (Spark to six places); a plain
+    `.cast("float64")` is dropped by Ibis as a no-op, a cast from text is not."""
+    return ibis.literal(repr(float(value))).cast("float64")
 
 
 def _divide(left: Any, right: Any) -> Any:

@@ -7,7 +7,6 @@ read set-wise. The account attributes the health engine needs are copied here in
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlparse
 
 import ibis
 import pyarrow as pa
@@ -60,20 +59,29 @@ def connect(url: str | None = None) -> BaseBackend:
 
 
 def _open(url: str) -> BaseBackend:
-    scheme = urlparse(url).scheme
+    # Not urlparse: it rejects the documented spark://local[2] (brackets are for IPv6 hosts).
+    scheme = url.partition("://")[0]
     if scheme == "duckdb":
         path = url.removeprefix("duckdb://") or ":memory:"
         return ibis.duckdb.connect(path, threads=2)
     if scheme in ("postgres", "postgresql"):
-        return ibis.connect(url.replace("postgres://", "postgresql://", 1))
+        con = ibis.connect(url.replace("postgres://", "postgresql://", 1))
+        # PostgreSQL inlines the scoring stages into one huge expression per row; its LLVM JIT
+        # would then spend minutes and gigabytes compiling it, deaf to cancellation.
+        con.raw_sql("SET jit = off").close()
+        return con
     if scheme == "spark":
         from pyspark.sql import SparkSession
 
         session = (
-            SparkSession.builder.master(urlparse(url).netloc or "local[2]")
+            SparkSession.builder.master(url.removeprefix("spark://") or "local[2]")
             .appName("csops")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            # Ibis moves data between pandas and Spark; without Arrow, Spark turns nullable integer
+            # columns into nulls and missing strings into 'NaN'. Fail rather than fall back.
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
             .getOrCreate()
         )
         return ibis.pyspark.connect(session)
@@ -88,11 +96,23 @@ def close_all() -> None:
     _local.connections = {}
 
 
+def _spark_frame(con: BaseBackend, data: pa.Table):
+    """Spark 4 reads Arrow itself. Ibis would go through pandas, which loses nulls in integer
+    columns and fails on chunked strings."""
+    return con._session.createDataFrame(data)
+
+
 def replace_table(con: BaseBackend, name: str, data: pa.Table) -> None:
+    if con.name == "pyspark":
+        _spark_frame(con, data).write.saveAsTable(name, format="parquet", mode="overwrite")
+        return
     con.create_table(name, data, overwrite=True)
 
 
 def append(con: BaseBackend, name: str, data: pa.Table, schema: pa.Schema | None = None) -> None:
     if name not in con.list_tables():
         con.create_table(name, schema=ibis.schema(schema or data.schema))
+    if con.name == "pyspark":
+        _spark_frame(con, data).write.saveAsTable(name, format="parquet", mode="append")
+        return
     con.insert(name, data)
