@@ -22,6 +22,8 @@ CHUNK = 50_000
 
 def _upsert(con, table: pa.Table) -> None:
     """Replace rows with the same account, instance and date, then append."""
+    if con.name == "pyspark":
+        raise ValueError("usage imports need a DuckDB or PostgreSQL store; load Spark tables with Spark")
     if "usage_snapshots" not in con.list_tables():
         con.create_table("usage_snapshots", schema=store.ibis.schema(USAGE_SCHEMA))
     con.create_table("usage_incoming", table, overwrite=True, temp=True)
@@ -74,6 +76,6 @@ def seed_usage(
             weeks,
             seed,
         )
-        con.insert("usage_snapshots", table)
+        store.append(con, "usage_snapshots", table)
         total += table.num_rows
         progress(f"  usage: {total:,} weekly snapshots ({time.monotonic() - started:.0f}s)")
