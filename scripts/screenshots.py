@@ -3,7 +3,8 @@
     csops demo --port 8765 &          # prints the demo password
     python scripts/screenshots.py --url http://127.0.0.1:8765 --password <password>
 
-Writes accounts.png, accounts-filtered.png, account-360.png, import.png and config.png
+Writes accounts.png, accounts-filtered.png, account-360.png, account-health.png, import.png,
+config.png, health-dashboard.png and backtest.png
 into --out (docs/screenshots by default). Never downloads a browser.
 """
 
@@ -93,8 +94,16 @@ def main(argv: list[str] | None = None) -> None:
             shoot(page, detail, args.out, "account-360.png")
             expect(page.locator("main h1")).to_be_visible()
 
+            page.goto(f"{detail}#health")
+            page.locator("#health").screenshot(path=str(args.out / "account-health.png"))
+            print(f"{args.out / 'account-health.png'}")
+
             shoot(page, "/customers/import/", args.out, "import.png")
             shoot(page, "/config/", args.out, "config.png")
+            shoot(page, "/health/", args.out, "health-dashboard.png")
+            page.goto("/health/backtests/")
+            backtest = page.locator("table.list tbody a").first.get_attribute("href")
+            shoot(page, backtest, args.out, "backtest.png")
         finally:
             browser.close()
 

@@ -48,7 +48,9 @@ def account_health(account_id: int) -> dict | None:
                 {
                     "name": measure.name,
                     "weight": measure.weight,
-                    "value": FORMATTERS[measure.format](value)
+                    "value": f"{value:.0f} of {len(measure.parts)} parts green"
+                if measure.parts and value is not None and not data.get("na")
+                else FORMATTERS[measure.format](value)
                     if value is not None and not data.get("na")
                     else "",
                     "color": COLOR_NAMES[data["color"]] if data.get("color") is not None else "",

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
-from csops.health.models import Backtest
+from csops.health.models import Backtest, ScoreRun
 
 
 class Command(BaseCommand):
@@ -26,6 +26,11 @@ class Command(BaseCommand):
         self.stderr.write(f"Default configuration: {result.summary() if result.diffs else 'up to date'}")
         if not Account.objects.exists():
             call_command("seed", accounts=accounts, seed=1, stdout=self.stderr)
+        if not ScoreRun.objects.exists():
+            # A few past scores, so trends and "what moved" have a history to show.
+            for weeks in (12, 8, 4):
+                call_command("health", "score", "--as-of", str(dt.date.today() - dt.timedelta(weeks=weeks)),
+                             stdout=self.stderr)
         call_command("health", "score", stdout=self.stderr)
         if not Backtest.objects.exists():
             call_command("health", "backtest", "--as-of", str(dt.date.today() - dt.timedelta(days=200)),
