@@ -26,6 +26,15 @@ FORMATTERS = {
 COLOR_NAMES = ("red", "yellow", "green")
 
 
+def _display_value(measure, data: dict) -> str:
+    value = data.get("value")
+    if value is None or data.get("na"):
+        return ""
+    if measure.parts:
+        return f"{value:.0f} of {len(measure.parts)} parts green"
+    return FORMATTERS[measure.format](value)
+
+
 def account_health(account_id: int) -> dict | None:
     """Everything the Account 360 health panel shows, or None before the first scoring."""
     from csops.core.charts import score_trend
@@ -43,16 +52,11 @@ def account_health(account_id: int) -> dict | None:
         rows = []
         for measure in group.measures:
             data = health.measures.get(measure.key) or {}
-            value = data.get("value")
             rows.append(
                 {
                     "name": measure.name,
                     "weight": measure.weight,
-                    "value": f"{value:.0f} of {len(measure.parts)} parts green"
-                if measure.parts and value is not None and not data.get("na")
-                else FORMATTERS[measure.format](value)
-                    if value is not None and not data.get("na")
-                    else "",
+                    "value": _display_value(measure, data),
                     "color": COLOR_NAMES[data["color"]] if data.get("color") is not None else "",
                     "na": data.get("na") or "",
                     "stale": data.get("stale"),
