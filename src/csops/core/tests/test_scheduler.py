@@ -30,7 +30,9 @@ def test_a_due_time_fires_once_even_with_two_schedulers(config):
     assert scheduler.tick(now + dt.timedelta(days=2)) == []
 
 
-def test_worker_runs_the_daily_scoring(seeded, capsys):
+def test_worker_runs_the_daily_scoring(transactional_db, seeded, capsys):
+    # The task worker closes connections it finds inside a transaction, as the test's own
+    # transaction would be on PostgreSQL: this test runs without one.
     from csops.health.models import ScoreRun
 
     call_command("worker", "--once")
