@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "csops.cockpit",
     "csops.usage",
     "csops.health",
+    "csops.timeline",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ urlpatterns = [
     path("audit/", core_views.audit_log, name="audit_log"),
     path("customers/", include("csops.customers.urls")),
     path("health/", include("csops.health.urls")),
+    path("timeline/", include("csops.timeline.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

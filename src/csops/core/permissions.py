@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "add_ticket": frozenset({ADMIN, CSM}),
     "change_ticket": frozenset({ADMIN, CSM}),
     "delete_ticket": frozenset({ADMIN}),
+    "log_activity": frozenset({ADMIN, CSM, OWNER}),
     "import_data": frozenset({ADMIN}),
     "manage_config": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),

@@ -23,6 +23,7 @@ from csops.customers.imports import ImportFileError, read_csv_bytes, read_rows, 
 from csops.customers.models import Account, Contact, ImportRun, Opportunity, SupportTicket
 from csops.health.forms import HealthUpdateForm
 from csops.health.selectors import account_health
+from csops.timeline.selectors import timeline_context
 
 
 def money(value) -> str:
@@ -183,6 +184,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "health_updates": list(account.health_updates.select_related("author")[:10]),
         "health_form": HealthUpdateForm(),
         "today": timezone.localdate(),
+        **timeline_context(request.user, account),
         "sentiment_age": (timezone.localdate() - account.csm_sentiment_date).days
         if account.csm_sentiment_date else None,
         "can_change": has_perm(user, "change_account"),

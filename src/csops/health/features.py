@@ -67,15 +67,48 @@ def _column(values: tuple, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind)
 
 
-def account_table() -> pa.Table:
-    """Account attributes as an Arrow table, read in one query."""
+def account_table(as_of: dt.date) -> pa.Table:
+    """Account attributes and timeline facts as an Arrow table, read in a few queries."""
     names = list(ACCOUNT_SOURCE)
     rows = list(Account.objects.order_by().values_list(*ACCOUNT_SOURCE.values()))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     data = {n: _column(c, ACCOUNT_FEATURES[n]) for n, c in zip(names, columns, strict=True)}
-    for name in set(ACCOUNT_FEATURES) - set(ACCOUNT_SOURCE):
+    ids = columns[0]
+    for name, values in timeline_facts(as_of).items():
+        data[name] = pa.array([values.get(i) for i in ids], type=ACCOUNT_FEATURES[name])
+    for name in set(ACCOUNT_FEATURES) - set(data):
         data[name] = pa.nulls(len(rows), type=ACCOUNT_FEATURES[name])
     return pa.table(data, schema=pa.schema(ACCOUNT_FEATURES.items()))
+
+
+PERSONA_FEATURES = {"dev_lead_met_90d": "Dev Lead", "security_lead_met_90d": "Security Lead"}
+
+
+def timeline_facts(as_of: dt.date) -> dict[str, dict[int, object]]:
+    """Per account, from the timeline as of a date: the last call or meeting, and whether a Dev
+    Lead and a Security Lead attended one in the last 90 days. An account with no activity at
+    all has no value (no data), rather than False."""
+    from django.db.models import Max
+
+    from csops.timeline.models import Activity
+
+    upto = Activity.objects.filter(date__lte=as_of).order_by()
+    meetings = upto.filter(type__counts_as_meeting=True)
+    facts: dict[str, dict[int, object]] = {
+        "last_meeting_date": dict(
+            meetings.values("account_id").annotate(last=Max("date")).values_list("account_id", "last")
+        ),
+    }
+    known = set(upto.values_list("account_id", flat=True).distinct())
+    recent = meetings.filter(date__gt=as_of - dt.timedelta(days=90))
+    for name, persona in PERSONA_FEATURES.items():
+        met = set(
+            recent.filter(external_attendees__persona__name=persona)
+            .values_list("account_id", flat=True)
+            .distinct()
+        )
+        facts[name] = {account_id: account_id in met for account_id in known}
+    return facts
 
 
 def ticket_table(as_of: dt.date) -> pa.Table:
@@ -107,7 +140,7 @@ def ticket_table(as_of: dt.date) -> pa.Table:
 
 def sync(con: BaseBackend, as_of: dt.date) -> None:
     """Copy what the scorecard needs from the application database into the store."""
-    replace_table(con, "health_accounts", account_table())
+    replace_table(con, "health_accounts", account_table(as_of))
     replace_table(con, "health_tickets", ticket_table(as_of))
 
 

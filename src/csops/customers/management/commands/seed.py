@@ -7,6 +7,7 @@ from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
 from csops.customers.synthetic import generate_chunks
 from csops.health.actions import seed_outcomes
+from csops.timeline.actions import seed_activities
 from csops.usage.actions import seed_usage
 
 CHUNK = 20_000  # accounts generated, validated and written at a time
@@ -38,6 +39,8 @@ class Command(BaseCommand):
                               f"({time.monotonic() - started:.0f}s)")
         if usage_weeks:
             seed_usage(end=dt.date.today(), weeks=usage_weeks, seed=seed, progress=self.stderr.write)
+            activities = seed_activities(end=dt.date.today(), seed=seed)
+            self.stderr.write(f"  timeline: {activities:,} calls and meetings")
             outcomes = seed_outcomes(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  outcomes: {outcomes:,} past renewals (renewed, contracted or churned)")
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from csops.timeline import views
+
+app_name = "timeline"
+
+urlpatterns = [
+    path("accounts/<int:pk>/activities/", views.add_activity, name="add_activity"),
+]
