@@ -13,6 +13,7 @@ urlpatterns = [
     path("customers/", include("csops.customers.urls")),
     path("health/", include("csops.health.urls")),
     path("timeline/", include("csops.timeline.urls")),
+    path("cockpit/", include("csops.cockpit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

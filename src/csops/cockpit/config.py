@@ -1,8 +1,13 @@
 from csops.cockpit.models import CtaReason, CtaStatus, CtaType
 from csops.core.configuration import ChildNames, ConfigKind, register
 
-register(ConfigKind(
-    "cta_types", CtaType, fields=("description",),
-    children={"reasons": ChildNames(CtaReason, parent_field="type")}, order=30,
-))
+register(
+    ConfigKind(
+        "cta_types",
+        CtaType,
+        fields=("description",),
+        children={"reasons": ChildNames(CtaReason, parent_field="type")},
+        order=30,
+    )
+)
 register(ConfigKind("cta_statuses", CtaStatus, fields=("description", "is_closed", "types"), order=31))

@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "change_ticket": frozenset({ADMIN, CSM}),
     "delete_ticket": frozenset({ADMIN}),
     "log_activity": frozenset({ADMIN, CSM, OWNER}),
+    "manage_success_plans": frozenset({ADMIN, CSM}),
     "import_data": frozenset({ADMIN}),
     "manage_config": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),

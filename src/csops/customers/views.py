@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from csops.cockpit.selectors import success_plan_context
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectDeleteView, ObjectEditView, ObjectListView, require
@@ -185,6 +186,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "health_form": HealthUpdateForm(),
         "today": timezone.localdate(),
         **timeline_context(request.user, account),
+        **success_plan_context(request.user, account),
         "sentiment_age": (timezone.localdate() - account.csm_sentiment_date).days
         if account.csm_sentiment_date else None,
         "can_change": has_perm(user, "change_account"),

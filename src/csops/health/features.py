@@ -76,9 +76,25 @@ def account_table(as_of: dt.date) -> pa.Table:
     ids = columns[0]
     for name, values in timeline_facts(as_of).items():
         data[name] = pa.array([values.get(i) for i in ids], type=ACCOUNT_FEATURES[name])
+    plans = success_plan_status(as_of)
+    data["success_plan_status"] = pa.array([plans.get(i, "none") for i in ids], type=pa.string())
     for name in set(ACCOUNT_FEATURES) - set(data):
         data[name] = pa.nulls(len(rows), type=ACCOUNT_FEATURES[name])
     return pa.table(data, schema=pa.schema(ACCOUNT_FEATURES.items()))
+
+
+def success_plan_status(as_of: dt.date) -> dict[int, str]:
+    """'active' with an active plan that has an objective, else 'draft' with a draft plan; the rest
+    of the accounts have none ("no plan or no objectives" is red on the scorecard)."""
+    from csops.cockpit.models import PlanStatus, SuccessPlan
+
+    plans = SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by()
+    status = dict.fromkeys(
+        plans.filter(status=PlanStatus.DRAFT).values_list("account_id", flat=True), "draft"
+    )
+    active = plans.filter(status=PlanStatus.ACTIVE, objectives__isnull=False)
+    status.update(dict.fromkeys(active.values_list("account_id", flat=True), "active"))
+    return status
 
 
 PERSONA_FEATURES = {"dev_lead_met_90d": "Dev Lead", "security_lead_met_90d": "Security Lead"}

@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from csops.cockpit.actions import seed_success_plans
 from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
 from csops.customers.synthetic import generate_chunks
@@ -41,6 +42,8 @@ class Command(BaseCommand):
             seed_usage(end=dt.date.today(), weeks=usage_weeks, seed=seed, progress=self.stderr.write)
             activities = seed_activities(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  timeline: {activities:,} calls and meetings")
+            plans = seed_success_plans(seed=seed)
+            self.stderr.write(f"  success plans: {plans:,}")
             outcomes = seed_outcomes(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  outcomes: {outcomes:,} past renewals (renewed, contracted or churned)")
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")

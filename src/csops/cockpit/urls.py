@@ -1,0 +1,11 @@
+from django.urls import path
+
+from csops.cockpit import views
+
+app_name = "cockpit"
+
+urlpatterns = [
+    path("accounts/<int:pk>/success-plans/", views.add_success_plan, name="add_success_plan"),
+    path("success-plans/<int:pk>/status/", views.set_plan_status, name="set_plan_status"),
+    path("success-plans/<int:pk>/objectives/", views.add_objective, name="add_objective"),
+]
