@@ -1,4 +1,4 @@
-from csops.cockpit.models import CtaReason, CtaStatus, CtaType
+from csops.cockpit.models import CtaReason, CtaStatus, CtaType, Playbook
 from csops.core.configuration import ChildNames, ConfigKind, register
 
 register(
@@ -11,3 +11,4 @@ register(
     )
 )
 register(ConfigKind("cta_statuses", CtaStatus, fields=("description", "is_closed", "types"), order=31))
+register(ConfigKind("playbooks", Playbook, fields=("description", "tasks"), order=32))

@@ -90,3 +90,118 @@ class Objective(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.plan.get_absolute_url()
+
+
+OWNER_ROLES = ("cta_owner", "csm", "cse", "ae", "sa", "renewals_manager")
+
+
+class Playbook(ReferenceRow):
+    """Configuration: the ordered tasks a CTA gets, each due some days after the CTA is created."""
+
+    tasks = models.JSONField(default=list, help_text='[{"name": ..., "due_in_days": 7, "owner": "csm"}]')
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.tasks, list) or not self.tasks:
+            raise ValidationError({"tasks": "A playbook needs a list of tasks."})
+        for index, task in enumerate(self.tasks, start=1):
+            if not isinstance(task, dict) or not str(task.get("name") or "").strip():
+                raise ValidationError({"tasks": f"Task {index} needs a name."})
+            unknown = sorted(set(task) - {"name", "due_in_days", "owner"})
+            if unknown:
+                raise ValidationError({"tasks": f"Task {index}: unknown field {unknown[0]!r}."})
+            days = task.get("due_in_days", 0)
+            if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+                raise ValidationError({"tasks": f"Task {index}: due_in_days must be a whole number >= 0."})
+            if task.get("owner", "cta_owner") not in OWNER_ROLES:
+                raise ValidationError(
+                    {"tasks": f"Task {index}: owner must be one of {', '.join(OWNER_ROLES)}."}
+                )
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class Source(models.TextChoices):
+    RULE = "rule", "Rule"
+    MANUAL = "manual", "Manual"
+    REQUEST = "request", "Request"
+
+
+class Cta(models.Model):
+    """A call to action on an account, worked by its owner through the playbook's tasks."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="ctas")
+    name = models.CharField(max_length=255)
+    type = models.ForeignKey(CtaType, on_delete=models.PROTECT, related_name="ctas")
+    reason = models.ForeignKey(CtaReason, on_delete=models.PROTECT, related_name="ctas")
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    status = models.ForeignKey(CtaStatus, on_delete=models.PROTECT, related_name="ctas")
+    owner = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    source_ref = models.CharField(max_length=200, blank=True, help_text="The rule or request that raised it.")
+    dedupe_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Makes raising the same CTA twice impossible.",
+    )
+    playbook = models.ForeignKey(
+        Playbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas"
+    )
+    snoozed_until = models.DateField(null=True, blank=True)
+    snooze_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        verbose_name = "CTA"
+        indexes = [
+            models.Index(fields=["owner", "closed_at", "due_date"]),
+            models.Index(fields=["account", "closed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return self.account.get_absolute_url() + "#ctas"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.reason_id and self.type_id and self.reason.type_id != self.type_id:
+            raise ValidationError({"reason": f"{self.reason.name!r} is not a reason of {self.type.name!r}."})
+        if self.status_id and self.type_id:
+            allowed = self.status.types.all()
+            if allowed and self.type not in allowed:
+                raise ValidationError(
+                    {"status": f"{self.status.name!r} does not apply to {self.type.name!r}."}
+                )
+
+
+class Task(models.Model):
+    cta = models.ForeignKey(Cta, on_delete=models.CASCADE, related_name="tasks")
+    name = models.CharField(max_length=255)
+    owner = models.ForeignKey(
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["cta", "position"]
+
+    def __str__(self) -> str:
+        return self.name

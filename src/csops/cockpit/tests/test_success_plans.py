@@ -27,14 +27,23 @@ def test_plan_status_feeds_the_outcomes_measure(seeded, users):
 def test_success_plan_pages(seeded, client_as):
     account = Account.objects.first()
     url = f"/cockpit/accounts/{account.pk}/success-plans/"
-    assert client_as("account_owner").post(url, {"name": "x", "type": "roi", "status": "draft"}).status_code == 403
+    assert (
+        client_as("account_owner").post(url, {"name": "x", "type": "roi", "status": "draft"}).status_code
+        == 403
+    )
     assert client_as("csm").post(url, {"name": "", "type": "roi", "status": "draft"}).status_code == 400
-    assert client_as("csm").post(url, {"name": "Adoption", "type": "roi", "status": "draft"}).status_code == 302
+    assert (
+        client_as("csm").post(url, {"name": "Adoption", "type": "roi", "status": "draft"}).status_code == 302
+    )
     plan = SuccessPlan.objects.get(name="Adoption")
-    bad = client_as("csm").post(f"/cockpit/success-plans/{plan.pk}/objectives/", {"name": "Ship", "status": "x"})
+    bad = client_as("csm").post(
+        f"/cockpit/success-plans/{plan.pk}/objectives/", {"name": "Ship", "status": "x"}
+    )
     assert bad.status_code == 400 and not Objective.objects.exists()
-    client_as("csm").post(f"/cockpit/success-plans/{plan.pk}/objectives/",
-                          {"name": "Ship weekly", "status": "in_progress", "due": "2027-01-31"})
+    client_as("csm").post(
+        f"/cockpit/success-plans/{plan.pk}/objectives/",
+        {"name": "Ship weekly", "status": "in_progress", "due": "2027-01-31"},
+    )
     client_as("csm").post(f"/cockpit/success-plans/{plan.pk}/status/", {"status": "active"})
     plan.refresh_from_db()
     assert plan.status == "active" and plan.objectives.get().name == "Ship weekly"

@@ -1,0 +1,116 @@
+import datetime as dt
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from csops.cockpit.actions import close_cta, complete_task, create_cta, reopen_cta, snooze_cta
+from csops.cockpit.models import Cta, CtaReason, CtaStatus, CtaType, Playbook, Task
+from csops.core.models import AuditEntry
+from csops.customers.models import Account
+
+
+@pytest.fixture
+def risk(config):
+    kind = CtaType.objects.get(name="Risk")
+    return kind, kind.reasons.get(name="At-Risk"), Playbook.objects.get(name="Account Triage")
+
+
+@pytest.fixture
+def account(seeded):
+    return Account.objects.filter(csm__isnull=False, csm__is_pool=False).first()
+
+
+def test_create_cta_instantiates_the_playbook(account, risk, users):
+    kind, reason, playbook = risk
+    cta, created = create_cta(
+        account, actor=users["admin"], type=kind, reason=reason, playbook=playbook, priority="high"
+    )
+    assert created and cta.status.name == "New" and cta.owner == account.csm
+    assert cta.name == f"{account.name} - At-Risk"
+    tasks = list(cta.tasks.all())
+    assert [t.name for t in tasks] == [t["name"] for t in playbook.tasks]
+    assert tasks[0].due_date == timezone.localdate() + dt.timedelta(days=1)
+    assert AuditEntry.objects.filter(verb="create", object_repr=cta.name).exists()
+
+
+def test_dedupe_key_makes_raising_idempotent(account, risk, users):
+    kind, reason, playbook = risk
+    first, created = create_cta(
+        account, actor=None, type=kind, reason=reason, playbook=playbook, dedupe_key=f"at-risk:{account.pk}"
+    )
+    again, created_again = create_cta(
+        account, actor=None, type=kind, reason=reason, playbook=playbook, dedupe_key=f"at-risk:{account.pk}"
+    )
+    assert created and not created_again and first == again
+    assert Cta.objects.count() == 1 and Task.objects.count() == len(playbook.tasks)
+
+
+def test_reason_must_belong_to_the_type(account, risk):
+    kind, _, _ = risk
+    wrong = CtaReason.objects.get(name="Upcoming Renewal")
+    with pytest.raises(ValidationError, match="is not a reason of"):
+        create_cta(account, actor=None, type=kind, reason=wrong)
+    assert not Cta.objects.exists()
+
+
+def test_close_snooze_reopen_and_tasks(account, risk, users):
+    kind, reason, playbook = risk
+    cta, _ = create_cta(account, actor=None, type=kind, reason=reason, playbook=playbook)
+    with pytest.raises(ValidationError, match="not a closed status"):
+        close_cta(cta, actor=users["csm"], status=CtaStatus.objects.get(name="Work in progress"))
+    with pytest.raises(ValidationError, match="future date"):
+        snooze_cta(cta, actor=users["csm"], until=timezone.localdate(), reason="later")
+    with pytest.raises(ValidationError, match="Say why"):
+        snooze_cta(cta, actor=users["csm"], until=timezone.localdate() + dt.timedelta(days=3), reason=" ")
+    snooze_cta(
+        cta, actor=users["csm"], until=timezone.localdate() + dt.timedelta(days=3), reason="Customer away"
+    )
+    task = cta.tasks.first()
+    complete_task(task, actor=users["csm"])
+    assert task.done_at is not None
+    close_cta(cta, actor=users["csm"], status=CtaStatus.objects.get(name="Closed Success"))
+    assert cta.closed_at is not None
+    with pytest.raises(ValidationError, match="does not apply"):
+        lifecycle_only = CtaStatus.objects.get(name="Closed: Not needed")
+        cta.status = lifecycle_only
+        cta.full_clean()
+    cta.refresh_from_db()
+    reopen_cta(cta, actor=users["admin"])
+    assert cta.closed_at is None and cta.status.name == "New"
+    assert AuditEntry.objects.filter(source="reopen", actor=users["admin"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_runners_create_one_cta(seeded):
+    """Two threads raise the same CTA at once, each in its own connection and transaction."""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race is meaningful on PostgreSQL (run in CI)")
+    account = Account.objects.first()
+    kind = CtaType.objects.get(name="Risk")
+    reason, playbook = kind.reasons.get(name="At-Risk"), Playbook.objects.get(name="Account Triage")
+    barrier, results = threading.Barrier(2), []
+
+    def run():
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            results.append(
+                create_cta(
+                    account, actor=None, type=kind, reason=reason, playbook=playbook, dedupe_key="race"
+                )[1]
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    assert Cta.objects.filter(dedupe_key="race").count() == 1
+    assert Task.objects.count() == len(playbook.tasks)
