@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "delete_ticket": frozenset({ADMIN}),
     "log_activity": frozenset({ADMIN, CSM, OWNER}),
     "manage_success_plans": frozenset({ADMIN, CSM}),
+    "work_ctas": frozenset({ADMIN, CSM}),
     "import_data": frozenset({ADMIN}),
     "manage_config": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),

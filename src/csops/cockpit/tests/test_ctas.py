@@ -114,3 +114,37 @@ def test_two_racing_runners_create_one_cta(seeded):
     assert sorted(results) == [False, True]
     assert Cta.objects.filter(dedupe_key="race").count() == 1
     assert Task.objects.count() == len(playbook.tasks)
+
+
+def test_cockpit_pages_work_a_cta(account, risk, users, client_as):
+    kind, reason, playbook = risk
+    account.csm = users["csm"]
+    account.save()
+    today = timezone.localdate()
+    overdue, _ = create_cta(account, actor=None, type=kind, reason=reason, playbook=playbook,
+                            due_date=today - dt.timedelta(days=2), name="Overdue one")
+    create_cta(account, actor=None, type=kind, reason=reason, due_date=today + dt.timedelta(days=5),
+               name="Later one")
+    csm = client_as("csm")
+    piles = csm.get("/cockpit/").context["piles"]
+    assert [c.name for c in piles["overdue"]] == ["Overdue one"]
+    assert [c.name for c in piles["upcoming"]] == ["Later one"]
+    assert "Overdue one" in client_as("viewer").get(account.get_absolute_url()).content.decode()
+    url = f"/cockpit/ctas/{overdue.pk}/work/"
+    assert client_as("viewer").post(url, {"verb": "reopen"}).status_code == 403
+    task = overdue.tasks.first()
+    csm.post(url, {"verb": "complete_task", "task": task.pk})
+    task.refresh_from_db()
+    assert task.done_at is not None
+    response = csm.post(url, {"verb": "snooze", "until": "not a date", "reason": "x"}, follow=True)
+    assert b"Give a date" in response.content
+    csm.post(url, {"verb": "snooze", "until": str(today + dt.timedelta(days=7)), "reason": "Holidays"})
+    assert [c.name for c in csm.get("/cockpit/").context["piles"]["snoozed"]] == ["Overdue one"]
+    wip = CtaStatus.objects.get(name="Work in progress")
+    response = csm.post(url, {"verb": "close", "status": wip.pk}, follow=True)
+    assert b"not a closed status" in response.content
+    csm.post(url, {"verb": "close", "status": CtaStatus.objects.get(name="Closed Success").pk})
+    overdue.refresh_from_db()
+    assert overdue.closed_at is not None
+    page = csm.get(f"/cockpit/ctas/{overdue.pk}/")
+    assert page.status_code == 200 and b"Reopen" in page.content
