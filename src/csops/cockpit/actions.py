@@ -241,3 +241,48 @@ def complete_task(task: Task, *, actor: User | None) -> Task:
     if task.done_at is None:
         update_object(task, actor=actor, done_at=timezone.now())
     return task
+
+
+def seed_ctas(*, seed: int = 1) -> int:
+    """Demo CTAs until the rules engine raises them: At-Risk for red sentiment, Upcoming Renewal
+    for renewals within four months. Raised through `create_cta`, so re-running adds nothing."""
+    import random
+
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    risk = CtaType.objects.filter(name="Risk").first()
+    renewal = CtaType.objects.filter(name="Renewal").first()
+    plans = {p.name: p for p in Playbook.objects.all()}
+    made = 0
+    accounts = Account.objects.select_related("csm", "cse").exclude(csm=None)
+    for account in accounts.filter(csm_sentiment="red"):
+        if risk:
+            _, created = create_cta(
+                account,
+                actor=None,
+                type=risk,
+                reason=risk.reasons.get(name="At-Risk"),
+                priority="high",
+                playbook=plans.get("Account Triage"),
+                source="rule",
+                source_ref="demo: at-risk",
+                dedupe_key=f"demo:at-risk:{account.pk}",
+                due_date=today + dt.timedelta(days=rng.randint(-5, 10)),
+            )
+            made += created
+    upcoming = accounts.filter(renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=120))
+    for account in upcoming:
+        if renewal:
+            _, created = create_cta(
+                account,
+                actor=None,
+                type=renewal,
+                reason=renewal.reasons.get(name="Upcoming Renewal"),
+                playbook=plans.get("Upcoming Renewal"),
+                source="rule",
+                source_ref="demo: upcoming renewal",
+                dedupe_key=f"demo:renewal:{account.pk}:{account.renewal_date}",
+                due_date=account.renewal_date - dt.timedelta(days=30),
+            )
+            made += created
+    return made

@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csops.cockpit.actions import seed_success_plans
+from csops.cockpit.actions import seed_ctas, seed_success_plans
 from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
 from csops.customers.synthetic import generate_chunks
@@ -20,8 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--usage-weeks", type=int, default=52,
-                            help="Weeks of synthetic product usage per account (0 for none).")
+        parser.add_argument(
+            "--usage-weeks",
+            type=int,
+            default=52,
+            help="Weeks of synthetic product usage per account (0 for none).",
+        )
 
     def handle(self, accounts, seed, usage_weeks, **options):
         if not 0 <= usage_weeks <= 520:
@@ -36,14 +40,19 @@ class Command(BaseCommand):
         for chunk in generate_chunks(accounts, seed, chunk_size=CHUNK):
             seed_customers(chunk, actor=None)
             done += len(chunk.accounts)
-            self.stderr.write(f"  {done:,} / {accounts:,} accounts written "
-                              f"({time.monotonic() - started:.0f}s)")
+            self.stderr.write(
+                f"  {done:,} / {accounts:,} accounts written ({time.monotonic() - started:.0f}s)"
+            )
         if usage_weeks:
             seed_usage(end=dt.date.today(), weeks=usage_weeks, seed=seed, progress=self.stderr.write)
             activities = seed_activities(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  timeline: {activities:,} calls and meetings")
             plans = seed_success_plans(seed=seed)
             self.stderr.write(f"  success plans: {plans:,}")
+            ctas = seed_ctas(seed=seed)
+            self.stderr.write(
+                f"  CTAs: {ctas:,} (at-risk and upcoming renewals, until the rules engine raises them)"
+            )
             outcomes = seed_outcomes(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  outcomes: {outcomes:,} past renewals (renewed, contracted or churned)")
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")
