@@ -92,78 +92,77 @@ def _changed(con, scores: pa.Table) -> pa.Table:
 MEASURE_FIELDS = ("value", "color", "na", "stale", "contribution")
 
 
+HEALTH_FIELDS = (
+    "scorecard",
+    "scored_on",
+    "score",
+    "color",
+    "band_color",
+    "override",
+    "adoption",
+    "measures",
+    "previous_on",
+    "previous_score",
+    "previous_measures",
+)
+
+
 def _measure_dicts(scores: pa.Table, scorecard: Scorecard) -> list[dict]:
     keys = [m.key for m in scorecard.measures]
     columns = {(k, f): scores[f"{k}__{f}"].to_pylist() for k in keys for f in MEASURE_FIELDS}
     return [{k: {f: columns[k, f][i] for f in MEASURE_FIELDS} for k in keys} for i in range(scores.num_rows)]
 
 
+def _health_row(
+    row: dict, measures: dict, before: AccountHealth | None, scorecard: Scorecard, as_of: dt.date
+) -> AccountHealth:
+    """The new health; the snapshot it replaces becomes "previous", unless re-scored the same day."""
+    if before is not None and before.scored_on == as_of:
+        previous = (before.previous_on, before.previous_score, before.previous_measures)
+    elif before is not None:
+        previous = (before.scored_on, before.score, before.measures)
+    else:
+        previous = (None, None, {})
+    return AccountHealth(
+        account_id=row["account_id"],
+        scorecard=scorecard.name,
+        scored_on=as_of,
+        score=row["score"],
+        color=row["color"] or "",
+        band_color=row["band_color"] or "",
+        override=row["override"] or "",
+        adoption=row["adoption"],
+        measures=measures,
+        previous_on=previous[0],
+        previous_score=previous[1],
+        previous_measures=previous[2],
+    )
+
+
 def _write_back(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> None:
-    """Changed accounts' results into the application database, in batches."""
-    ids = scores["account_id"].to_pylist()
-    measures = _measure_dicts(scores, scorecard)
-    values = {
-        name: scores[name].to_pylist() for name in ("score", "color", "band_color", "override", "adoption")
-    }
+    """Changed accounts' results into the application database, a batch at a time (bounded memory)."""
+    overall = ("account_id", "score", "color", "band_color", "override", "adoption")
     with transaction.atomic():
-        for start in range(0, len(ids), BATCH):
-            batch = slice(start, start + BATCH)
-            existing = AccountHealth.objects.in_bulk(ids[batch])
-            rows, history = [], []
-            for offset, account_id in enumerate(ids[batch]):
-                i = start + offset
-                before = existing.get(account_id)
-                keep_previous = before is not None and before.scored_on == as_of
-                rows.append(
-                    AccountHealth(
-                        account_id=account_id,
-                        scorecard=scorecard.name,
-                        scored_on=as_of,
-                        score=values["score"][i],
-                        color=values["color"][i] or "",
-                        band_color=values["band_color"][i] or "",
-                        override=values["override"][i] or "",
-                        adoption=values["adoption"][i],
-                        measures=measures[i],
-                        previous_on=before.previous_on
-                        if keep_previous
-                        else (before.scored_on if before else None),
-                        previous_score=before.previous_score
-                        if keep_previous
-                        else (before.score if before else None),
-                        previous_measures=(
-                            before.previous_measures if keep_previous else before.measures if before else {}
-                        ),
-                    )
-                )
-                history.append(
-                    ScoreHistory(
-                        account_id=account_id,
-                        scored_on=as_of,
-                        score=values["score"][i],
-                        color=values["color"][i] or "",
-                    )
-                )
+        for start in range(0, scores.num_rows, BATCH):
+            batch = scores.slice(start, BATCH)
+            rows = batch.select(overall).to_pylist()
+            existing = AccountHealth.objects.in_bulk([r["account_id"] for r in rows])
             AccountHealth.objects.bulk_create(
-                rows,
+                [
+                    _health_row(row, measures, existing.get(row["account_id"]), scorecard, as_of)
+                    for row, measures in zip(rows, _measure_dicts(batch, scorecard), strict=True)
+                ],
                 update_conflicts=True,
                 unique_fields=["account"],
-                update_fields=[
-                    "scorecard",
-                    "scored_on",
-                    "score",
-                    "color",
-                    "band_color",
-                    "override",
-                    "adoption",
-                    "measures",
-                    "previous_on",
-                    "previous_score",
-                    "previous_measures",
-                ],
+                update_fields=HEALTH_FIELDS,
             )
             ScoreHistory.objects.bulk_create(
-                history,
+                [
+                    ScoreHistory(
+                        account_id=r["account_id"], scored_on=as_of, score=r["score"], color=r["color"] or ""
+                    )
+                    for r in rows
+                ],
                 update_conflicts=True,
                 unique_fields=["account", "scored_on"],
                 update_fields=["score", "color"],
