@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
+import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -24,6 +26,7 @@ from csops.core import audit
 from csops.core.actions import create_object, update_object
 from csops.core.models import User
 from csops.customers.models import Account
+from csops.usage.synthetic import account_fit
 
 
 def create_success_plan(
@@ -72,12 +75,6 @@ def add_objective(
 
 def seed_success_plans(*, seed: int = 1) -> int:
     """Synthetic plans for the accounts the Outcomes measure applies to; better fit, more plans."""
-    import random
-
-    import numpy as np
-    from django.db import transaction
-
-    from csops.usage.synthetic import account_fit
 
     rng = random.Random(seed)
     accounts = list(
@@ -246,7 +243,6 @@ def complete_task(task: Task, *, actor: User | None) -> Task:
 def seed_ctas(*, seed: int = 1) -> int:
     """Demo CTAs until the rules engine raises them: At-Risk for red sentiment, Upcoming Renewal
     for renewals within four months. Raised through `create_cta`, so re-running adds nothing."""
-    import random
 
     rng = random.Random(seed)
     today = timezone.localdate()

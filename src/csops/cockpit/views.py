@@ -12,7 +12,7 @@ from csops.cockpit import actions, selectors
 from csops.cockpit.forms import ObjectiveForm, SuccessPlanForm
 from csops.cockpit.models import Cta, CtaStatus, SuccessPlan, Task
 from csops.core.permissions import has_perm
-from csops.core.views import require
+from csops.core.views import require, save_posted_form
 from csops.customers.models import Account
 
 
@@ -21,12 +21,14 @@ from csops.customers.models import Account
 def add_success_plan(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "manage_success_plans")
     account = get_object_or_404(Account, pk=pk)
-    form = SuccessPlanForm(request.POST)
-    if not form.is_valid():
-        return render(request, "cockpit/plan_form.html", {"form": form, "account": account}, status=400)
-    plan = actions.create_success_plan(account, actor=request.user, **form.cleaned_data)
-    messages.success(request, f"Created the success plan {plan}.")
-    return redirect(plan.get_absolute_url())
+    return save_posted_form(
+        request,
+        SuccessPlanForm(request.POST),
+        lambda data: actions.create_success_plan(account, actor=request.user, **data),
+        template="cockpit/plan_form.html",
+        context={"account": account},
+        message="Success plan created.",
+    )
 
 
 @login_required
@@ -47,11 +49,14 @@ def set_plan_status(request: HttpRequest, pk: int) -> HttpResponse:
 def add_objective(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "manage_success_plans")
     plan = get_object_or_404(SuccessPlan, pk=pk)
-    form = ObjectiveForm(request.POST)
-    if not form.is_valid():
-        return render(request, "cockpit/objective_form.html", {"form": form, "plan": plan}, status=400)
-    actions.add_objective(plan, actor=request.user, **form.cleaned_data)
-    return redirect(plan.get_absolute_url())
+    return save_posted_form(
+        request,
+        ObjectiveForm(request.POST),
+        lambda data: actions.add_objective(plan, actor=request.user, **data),
+        template="cockpit/objective_form.html",
+        context={"plan": plan},
+        message="Objective added.",
+    )
 
 
 @login_required

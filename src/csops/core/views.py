@@ -103,20 +103,26 @@ class ObjectListView(LoginRequiredMixin, View):
         query.pop("page", None)
         sort_query = query.copy()
         sort_query.pop("sort", None)
-        return render(request, self.template_name, {
-            "title": self.title,
-            "filter_form": filterset.form,
-            "columns": self.columns,
-            "rows": rows_for(self.columns, page.object_list),
-            "page": page,
-            "sort": sort,
-            "query": query.urlencode(),
-            "sort_query": sort_query.urlencode(),
-            "per_page": per_page,
-            "per_page_choices": PER_PAGE_CHOICES,
-            "add_url_name": self.add_url_name
-            if self.add_permission and has_perm(request.user, self.add_permission) else None,
-        }, status=200 if valid else 400)
+        return render(
+            request,
+            self.template_name,
+            {
+                "title": self.title,
+                "filter_form": filterset.form,
+                "columns": self.columns,
+                "rows": rows_for(self.columns, page.object_list),
+                "page": page,
+                "sort": sort,
+                "query": query.urlencode(),
+                "sort_query": sort_query.urlencode(),
+                "per_page": per_page,
+                "per_page_choices": PER_PAGE_CHOICES,
+                "add_url_name": self.add_url_name
+                if self.add_permission and has_perm(request.user, self.add_permission)
+                else None,
+            },
+            status=200 if valid else 400,
+        )
 
     def export(self, objects) -> StreamingHttpResponse:
         class Echo:
@@ -180,9 +186,16 @@ class ObjectEditView(LoginRequiredMixin, View):
         return self.render_form(request, form, obj, status=400)
 
     def render_form(self, request, form, obj, status: int = 200) -> HttpResponse:
-        return render(request, self.template_name, {
-            "form": form, "object": obj, "model_name": self.model._meta.verbose_name,
-        }, status=status)
+        return render(
+            request,
+            self.template_name,
+            {
+                "form": form,
+                "object": obj,
+                "model_name": self.model._meta.verbose_name,
+            },
+            status=status,
+        )
 
 
 @login_required
@@ -218,9 +231,14 @@ class ObjectDeleteView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, self.permission)
         obj = get_object_or_404(self.model, pk=pk)
-        return render(request, self.template_name, {
-            "object": obj, "model_name": self.model._meta.verbose_name,
-        })
+        return render(
+            request,
+            self.template_name,
+            {
+                "object": obj,
+                "model_name": self.model._meta.verbose_name,
+            },
+        )
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, self.permission)
@@ -229,3 +247,22 @@ class ObjectDeleteView(LoginRequiredMixin, View):
         type(self).delete_action(obj, actor=request.user)
         messages.success(request, f"Deleted {name}.")
         return redirect(self.success_url_name)
+
+
+def save_posted_form(
+    request: HttpRequest, form, save, *, template: str, context: dict, message: str = "Saved."
+) -> HttpResponse:
+    """Validate a posted form and save it through an action; then go to the saved object's page.
+
+    Bad input, and any model rule the action enforces, come back as the form with its errors and
+    a 400, so nothing half-written and never a server error.
+    """
+    if form.is_valid():
+        try:
+            saved = save(form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, message)
+            return redirect(saved.get_absolute_url())
+    return render(request, template, {**context, "form": form}, status=400)

@@ -390,8 +390,6 @@ def validate_rows(
     result = Validation(
         kind=kind, columns=header, ignored_columns=ignored, headers={f: h for h, f in to_field.items()}
     )
-    first_seen: dict[str, int] = {}
-    id_header = next((h for h, f in to_field.items() if f == "external_id"), "")
 
     for line, raw in rows:
         if EXTRA in raw:
@@ -419,31 +417,28 @@ def validate_rows(
                     result.error(line, header_name, str(exc))
         if custom:
             values["custom_fields"] = custom
-        external_id = values.get("external_id")
-        if external_id:
-            if external_id in first_seen:
-                result.error(
-                    line, id_header, f"duplicate id {external_id!r} (first on line {first_seen[external_id]})"
-                )
-            else:
-                first_seen[external_id] = line
         result.rows.append(ValidatedRow(line, raw, values))
+    _check_unique(result, UNIQUE_IN_FILE.get(kind, ("external_id",)))
     if kind == "accounts":
         _check_accounts(result, to_field, update=update)
-    if kind == "usage":
-        _check_unique(result, ("account", "instance_id", "snapshot_date"), id_header="instance_id")
     return result
 
 
-def _check_unique(result: Validation, fields: tuple[str, ...], id_header: str) -> None:
+# What identifies a row within one file, when it is not the external id.
+UNIQUE_IN_FILE = {"usage": ("account", "instance_id", "snapshot_date")}
+
+
+def _check_unique(result: Validation, fields: tuple[str, ...]) -> None:
+    """A second row with the same identity is an error on that row, naming the first."""
     first_seen: dict[tuple, int] = {}
+    column = result.headers.get(fields[-1] if len(fields) > 1 else fields[0], "")
     for row in result.rows:
         key = tuple(row.values.get(f) for f in fields)
         if None in key:
             continue
         if key in first_seen:
-            result.error(row.line, result.headers.get(id_header, id_header),
-                         f"duplicate row (first on line {first_seen[key]})")
+            what = f"id {key[0]!r}" if len(fields) == 1 else "row"
+            result.error(row.line, column, f"duplicate {what} (first on line {first_seen[key]})")
         else:
             first_seen[key] = row.line
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from csops.core import audit
+from csops.core.actions import create_object
 from csops.customers.actions import update_account
 from csops.customers.models import Account
 from csops.health import backtest, features, synthetic
@@ -52,7 +52,9 @@ def record_health_update(
 ) -> HealthUpdate:
     """Log a health update and set the account's CSM sentiment from it."""
     today = timezone.localdate()
-    update = HealthUpdate(
+    update = create_object(
+        HealthUpdate,
+        actor=author,
         account=account,
         author=author,
         sentiment=sentiment,
@@ -61,9 +63,6 @@ def record_health_update(
         needed=needed,
         next_date=next_date or today + update_cadence(account, today),
     )
-    update.full_clean()
-    update.save()
-    audit.record(actor=author, verb="create", obj=update, changes={"summary": [None, summary]})
     update_account(account, actor=author, csm_sentiment=sentiment, csm_sentiment_date=today)
     return update
 

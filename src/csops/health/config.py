@@ -2,19 +2,5 @@ from csops.core.configuration import ConfigKind, register
 from csops.health.models import Scorecard
 
 register(
-    ConfigKind(
-        "scorecards",
-        Scorecard,
-        fields=(
-            "description",
-            "active",
-            "bands",
-            "color_scores",
-            "na_rules",
-            "overrides",
-            "adoption",
-            "groups",
-        ),
-        order=40,
-    )
+    ConfigKind("scorecards", Scorecard, fields=("description", "active", *Scorecard.DEFINITION), order=40)
 )

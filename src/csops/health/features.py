@@ -11,10 +11,12 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from ibis.backends import BaseBackend
 
+from csops.cockpit.models import PlanStatus, SuccessPlan
 from csops.customers.models import Account, SupportTicket
+from csops.timeline.models import Activity
 from csops.usage.store import SCAN_TYPES, USAGE_COUNTERS, replace_table
 
 ACCOUNT_FEATURES = {
@@ -86,7 +88,6 @@ def account_table(as_of: dt.date) -> pa.Table:
 def success_plan_status(as_of: dt.date) -> dict[int, str]:
     """'active' with an active plan that has an objective, else 'draft' with a draft plan; the rest
     of the accounts have none ("no plan or no objectives" is red on the scorecard)."""
-    from csops.cockpit.models import PlanStatus, SuccessPlan
 
     plans = SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by()
     status = dict.fromkeys(
@@ -104,9 +105,6 @@ def timeline_facts(as_of: dt.date) -> dict[str, dict[int, object]]:
     """Per account, from the timeline as of a date: the last call or meeting, and whether a Dev
     Lead and a Security Lead attended one in the last 90 days. An account with no activity at
     all has no value (no data), rather than False."""
-    from django.db.models import Max
-
-    from csops.timeline.models import Activity
 
     upto = Activity.objects.filter(date__lte=as_of).order_by()
     meetings = upto.filter(type__counts_as_meeting=True)

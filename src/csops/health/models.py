@@ -7,6 +7,8 @@ from csops.core.models import ReferenceRow
 class Scorecard(ReferenceRow):
     """A health scorecard as configuration; `health.scorecard.build` checks and reads it."""
 
+    DEFINITION = ("bands", "color_scores", "na_rules", "overrides", "adoption", "groups")
+
     active = models.BooleanField(default=True, help_text="The active scorecard scores every account.")
     bands = models.JSONField(default=dict, blank=True)
     color_scores = models.JSONField(default=dict, blank=True)
@@ -16,15 +18,7 @@ class Scorecard(ReferenceRow):
     groups = models.JSONField(default=list)
 
     def definition(self) -> dict:
-        return {
-            "name": self.name,
-            "bands": self.bands,
-            "color_scores": self.color_scores,
-            "na_rules": self.na_rules,
-            "overrides": self.overrides,
-            "adoption": self.adoption,
-            "groups": self.groups,
-        }
+        return {"name": self.name, **{field: getattr(self, field) for field in self.DEFINITION}}
 
     def clean(self) -> None:
         from csops.health.scorecard import ScorecardError, build
@@ -121,6 +115,9 @@ class HealthUpdate(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+    def get_absolute_url(self) -> str:
+        return self.account.get_absolute_url() + "#sentiment"
 
 
 class OutcomeKind(models.TextChoices):

@@ -12,6 +12,7 @@ from typing import Any
 
 from csops.health.expressions import ExpressionError, parse
 from csops.health.features import FEATURES
+from csops.health.models import Scorecard as ScorecardRow
 
 COLORS = ("red", "yellow", "green")  # index = colour code: 0 red, 1 yellow, 2 green
 FORMATS = ("percent", "number", "days", "color")
@@ -217,17 +218,7 @@ def _matrix(data: Any, where: str, names: set[str]) -> Matrix:
     return Matrix(columns, tuple(rows))
 
 
-SCORECARD_FIELDS = {
-    "name",
-    "description",
-    "active",
-    "bands",
-    "color_scores",
-    "na_rules",
-    "overrides",
-    "adoption",
-    "groups",
-}
+SCORECARD_FIELDS = {"name", "description", "active", *ScorecardRow.DEFINITION}
 
 
 def build(data: dict) -> Scorecard:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, When
+
+from csops.customers.models import Account
+from csops.health.models import AccountHealth, ScoreHistory
 from csops.health.models import Scorecard as ScorecardRow
 from csops.health.scorecard import Scorecard, build
 
@@ -37,8 +43,7 @@ def _display_value(measure, data: dict) -> str:
 
 def account_health(account_id: int) -> dict | None:
     """Everything the Account 360 health panel shows, or None before the first scoring."""
-    from csops.core.charts import score_trend
-    from csops.health.models import AccountHealth, ScoreHistory
+    from csops.core.charts import score_trend  # altair is slow to import; only this page needs it
 
     health = AccountHealth.objects.filter(account_id=account_id).first()
     if health is None:
@@ -104,9 +109,6 @@ def explain(health, scorecard) -> list[dict]:
 
 def distribution(field: str, *, limit: int | None = None) -> list[dict]:
     """Accounts and ARR by health colour, grouped by an account field, in one GROUP BY."""
-    from django.db.models import Count, Q, Sum
-
-    from csops.customers.models import Account
 
     rows = (
         Account.objects.values(field)
@@ -126,9 +128,6 @@ def distribution(field: str, *, limit: int | None = None) -> list[dict]:
 
 def adoption_by_arr() -> list[dict]:
     """Share of ARR whose account has 0, 1, 2 or 3+ green use cases."""
-    from django.db.models import Case, Count, IntegerField, Sum, When
-
-    from csops.health.models import AccountHealth
 
     bucket = Case(When(adoption__gte=3, then=3), default="adoption", output_field=IntegerField())
     rows = list(
@@ -149,9 +148,6 @@ def adoption_by_arr() -> list[dict]:
 
 
 def movers(limit: int = 20) -> list:
-    from django.db.models import F
-
-    from csops.health.models import AccountHealth
 
     return list(
         AccountHealth.objects.filter(previous_score__isnull=False, score__isnull=False)
@@ -163,10 +159,6 @@ def movers(limit: int = 20) -> list:
 
 
 def stale_data(today) -> dict:
-    import datetime as dt
-
-    from csops.customers.models import Account
-    from csops.health.models import AccountHealth
 
     no_usage = AccountHealth.objects.filter(measures__license_utilization__na__startswith="no usage data")
     return {

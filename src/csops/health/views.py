@@ -1,12 +1,11 @@
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from csops.core import charts
-from csops.core.views import require
+from csops.core.views import require, save_posted_form
 from csops.customers.models import Account
 from csops.health import selectors
 from csops.health.actions import record_health_update
@@ -19,12 +18,14 @@ from csops.health.models import Backtest, ScoreRun
 def add_health_update(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, "change_account")
     account = get_object_or_404(Account, pk=pk)
-    form = HealthUpdateForm(request.POST)
-    if not form.is_valid():
-        return render(request, "health/update_form.html", {"form": form, "account": account}, status=400)
-    record_health_update(account, author=request.user, **form.cleaned_data)
-    messages.success(request, "Health update saved; CSM sentiment set.")
-    return redirect(f"{account.get_absolute_url()}#sentiment")
+    return save_posted_form(
+        request,
+        HealthUpdateForm(request.POST),
+        lambda data: record_health_update(account, author=request.user, **data),
+        template="health/update_form.html",
+        context={"account": account},
+        message="Health update saved; CSM sentiment set.",
+    )
 
 
 @login_required

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
+import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from csops.core import audit
+from csops.core.actions import create_object
 from csops.core.models import User
 from csops.customers.models import Account, Contact
 from csops.timeline.models import Activity, ActivityType
+from csops.usage.synthetic import account_fit
 
 
 @transaction.atomic
@@ -27,12 +31,13 @@ def log_activity(
     source: str = "web",
 ) -> Activity:
     """Log an activity; external attendees must be the account's own contacts."""
-    from django.core.exceptions import ValidationError
-
     strangers = [c for c in external_attendees if c.account_id != account.pk]
     if strangers:
         raise ValidationError({"external_attendees": f"{strangers[0]} is not a contact of {account}."})
-    activity = Activity(
+    activity = create_object(
+        Activity,
+        actor=author,
+        source=source,
         account=account,
         author=author,
         type=type,
@@ -41,17 +46,8 @@ def log_activity(
         notes=notes,
         sentiment=sentiment,
     )
-    activity.full_clean()
-    activity.save()
     activity.internal_attendees.set(internal_attendees)
     activity.external_attendees.set(external_attendees)
-    audit.record(
-        actor=author,
-        verb="create",
-        obj=activity,
-        source=source,
-        changes={"subject": [None, subject], "type": [None, type.name], "date": [None, date.isoformat()]},
-    )
     return activity
 
 
@@ -59,11 +55,6 @@ def seed_activities(*, end: dt.date, seed: int = 1, days: int = 180) -> int:
     """Synthetic calls and meetings for CSM-managed accounts; well-fitting accounts meet more often.
 
     Re-running replaces the synthetic activities (those without an author)."""
-    import random
-
-    import numpy as np
-
-    from csops.usage.synthetic import account_fit
 
     rng = random.Random(seed)
     types = {t.name: t for t in ActivityType.objects.filter(counts_as_meeting=True)}

@@ -50,8 +50,9 @@ def test_backtest_reports_separation(history):
 
 
 def test_backtest_command_and_pages(history, capsys, client_as):
-    call_command("health", "backtest", "--as-of", (TODAY - dt.timedelta(days=300)).isoformat(),
-                 "--horizon", "290d")
+    call_command(
+        "health", "backtest", "--as-of", (TODAY - dt.timedelta(days=300)).isoformat(), "--horizon", "290d"
+    )
     out = capsys.readouterr().out
     assert "ROC AUC" in out or "nothing to test" in out
     backtest = Backtest.objects.get()

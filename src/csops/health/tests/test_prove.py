@@ -342,15 +342,18 @@ def test_an_admin_adds_a_measure_in_yaml_only():
 
 
 def test_only_a_counting_red_sentiment_overrides():
-    stale_red, digital_red = score(healthy(csm_sentiment="red", csm_sentiment_date=days_ago(121)),
-                                   healthy(csm_sentiment="red", segment="Digital"))
+    stale_red, digital_red = score(
+        healthy(csm_sentiment="red", csm_sentiment_date=days_ago(121)),
+        healthy(csm_sentiment="red", segment="Digital"),
+    )
     assert stale_red["override"] is None and stale_red["color"] == "green"
     assert digital_red["override"] is None and digital_red["color"] == "green"
 
 
 def test_composite_value_is_null_when_no_part_has_data():
-    [result] = score(healthy(deploying_users=None, deployments=None, successful_deployments=None,
-                             billable_users=None))
+    [result] = score(
+        healthy(deploying_users=None, deployments=None, successful_deployments=None, billable_users=None)
+    )
     assert result["cd__value"] is None and result["cd__na"] is not None
 
 
@@ -359,12 +362,26 @@ def test_several_included_instances_on_one_date_are_added_up():
     from csops.usage.store import USAGE_COUNTERS, USAGE_SCHEMA
 
     def snapshot(instance, day, billable, included=True):
-        return {"account_id": 1, "instance_id": instance, "included_in_health": included,
-                "snapshot_date": day, **{c: 0 for c in USAGE_COUNTERS}, "billable_users": billable}
+        return {
+            "account_id": 1,
+            "instance_id": instance,
+            "included_in_health": included,
+            "snapshot_date": day,
+            **{c: 0 for c in USAGE_COUNTERS},
+            "billable_users": billable,
+        }
 
-    usage = ibis.memtable(pa.Table.from_pylist([
-        snapshot("a", days_ago(14), 10), snapshot("a", days_ago(7), 40), snapshot("b", days_ago(7), 2),
-        snapshot("sandbox", days_ago(7), 999, included=False), snapshot("a", days_ago(-7), 5),
-    ], schema=USAGE_SCHEMA))
+    usage = ibis.memtable(
+        pa.Table.from_pylist(
+            [
+                snapshot("a", days_ago(14), 10),
+                snapshot("a", days_ago(7), 40),
+                snapshot("b", days_ago(7), 2),
+                snapshot("sandbox", days_ago(7), 999, included=False),
+                snapshot("a", days_ago(-7), 5),
+            ],
+            schema=USAGE_SCHEMA,
+        )
+    )
     [row] = latest_usage(usage, AS_OF).to_pyarrow().to_pylist()
     assert row["usage_date"] == days_ago(7) and row["billable_users"] == 42
