@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "csops.usage",
     "csops.health",
     "csops.timeline",
+    "csops.rules",
 ]
 
 MIDDLEWARE = [

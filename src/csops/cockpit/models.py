@@ -158,6 +158,10 @@ class Cta(models.Model):
     playbook = models.ForeignKey(
         Playbook, null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas"
     )
+    rule_run = models.ForeignKey(
+        "rules.RuleRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas",
+        help_text="The rule run that raised it.",
+    )
     snoozed_until = models.DateField(null=True, blank=True)
     snooze_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

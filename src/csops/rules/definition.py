@@ -1,0 +1,6 @@
+class RuleError(ValueError):
+    pass
+
+
+def build(data):
+    return data
