@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "csops.usage",
     "csops.health",
     "csops.timeline",
+    "csops.programs",
     "csops.rules",
 ]
 
@@ -128,6 +129,28 @@ CSOPS_ORGANISATION = {
     "fiscal_year_start_month": int(os.environ.get("CSOPS_FISCAL_YEAR_START_MONTH", "2")),
     "currency": os.environ.get("CSOPS_CURRENCY", "USD"),
 }
+
+# Where links in emails point (notifications, alerts).
+CSOPS_BASE_URL = os.environ.get("CSOPS_BASE_URL", "http://127.0.0.1:8000")
+# Rules re-evaluate an account within seconds of its data changing (the worker runs them).
+CSOPS_INCREMENTAL_RULES = os.environ.get("CSOPS_INCREMENTAL_RULES", "1") == "1"
+CSOPS_SLACK_WEBHOOK_URL = os.environ.get("CSOPS_SLACK_WEBHOOK_URL", "")
+
+# Email: SMTP when CSOPS_SMTP_HOST is set; otherwise each message is written to a file under the
+# data directory, so the embedded default sends nothing anywhere.
+EMAIL_HOST = os.environ.get("CSOPS_SMTP_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("CSOPS_SMTP_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("CSOPS_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("CSOPS_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("CSOPS_SMTP_STARTTLS", "") == "1"
+    EMAIL_USE_SSL = os.environ.get("CSOPS_SMTP_SSL", "") == "1"
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "mail"
+DEFAULT_FROM_EMAIL = os.environ.get("CSOPS_MAIL_FROM", "csops@localhost")
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"

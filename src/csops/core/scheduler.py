@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
+from collections.abc import Callable
 
 from croniter import croniter
 from django.conf import settings
@@ -18,10 +20,29 @@ def business_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.CSOPS_ORGANISATION["business_time_zone"])
 
 
+EVERY = re.compile(r"every\s+(\d+)\s+minutes?", re.IGNORECASE)
+# Other apps' periodic work (e.g. rules, each with its own schedule): functions of `now` that fire
+# what is due and return the firings.
+SOURCES: list[Callable[[dt.datetime], list[ScheduleFiring]]] = []
+
+
 def last_due(cron: str, now: dt.datetime) -> dt.datetime:
-    """The latest time at or before `now` the cron expression names, in the business time zone."""
+    """The latest time at or before `now` that a cron expression (in the business time zone) or
+    'every N minutes' names."""
+    if match := EVERY.fullmatch(cron.strip()):
+        step = int(match.group(1)) * 60
+        return dt.datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=dt.UTC)
     local = now.astimezone(business_zone())
     return croniter(cron, local + dt.timedelta(seconds=1)).get_prev(dt.datetime).astimezone(dt.UTC)
+
+
+def claim(name: str, due: dt.datetime) -> ScheduleFiring | None:
+    """Record that `name` fires for `due`; None when another scheduler already has."""
+    try:
+        with transaction.atomic():
+            return ScheduleFiring.objects.create(schedule=name, due_at=due)
+    except IntegrityError:
+        return None
 
 
 def tick(now: dt.datetime | None = None) -> list[ScheduleFiring]:
@@ -39,4 +60,6 @@ def tick(now: dt.datetime | None = None) -> list[ScheduleFiring]:
         except IntegrityError:
             continue  # another scheduler fired it
         fired.append(firing)
+    for source in SOURCES:
+        fired += source(now)
     return fired

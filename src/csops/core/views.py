@@ -80,11 +80,24 @@ class ObjectListView(LoginRequiredMixin, View):
     template_name = "core/object_list.html"
     add_url_name: str | None = None
     add_permission: str | None = None
+    # Bulk actions: rows get checkboxes inside a form posted to `bulk_url_name`, whose buttons
+    # and fields come from `bulk_template`; shown only with `bulk_permission`.
+    bulk_template: str | None = None
+    bulk_url_name: str | None = None
+    bulk_permission: str | None = None
+    header_template: str | None = None  # shown between the title and the filters
+
+    def filter_data(self, request: HttpRequest):
+        """The filters to apply: the query string, or None for none at all."""
+        return request.GET or None
+
+    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {}
 
     def get(self, request: HttpRequest) -> HttpResponse:
         require(request, self.permission)
-        filterset = self.filterset_class(request.GET or None, queryset=self.queryset.all())
-        valid = filterset.is_valid() if request.GET else True
+        filterset = self.filterset_class(self.filter_data(request), queryset=self.queryset.all())
+        valid = filterset.is_valid() if filterset.is_bound else True
         objects = filterset.qs if valid else self.queryset.none()
         sort = request.GET.get("sort") or self.default_sort
         if sort.lstrip("-") not in _sort_choices(self.columns):
@@ -120,6 +133,12 @@ class ObjectListView(LoginRequiredMixin, View):
                 "add_url_name": self.add_url_name
                 if self.add_permission and has_perm(request.user, self.add_permission)
                 else None,
+                "bulk_template": self.bulk_template
+                if self.bulk_permission and has_perm(request.user, self.bulk_permission)
+                else None,
+                "bulk_url_name": self.bulk_url_name,
+                "header_template": self.header_template,
+                **self.extra_context(request),
             },
             status=200 if valid else 400,
         )

@@ -67,10 +67,12 @@ def record_health_update(
     return update
 
 
-def compute_scores(con, scorecard: Scorecard, as_of: dt.date) -> pa.Table:
-    """Sync the inputs and score every account; returns one wide row per account."""
-    features.sync(con, as_of)
-    return score_table(scorecard, features.feature_table(con, as_of), as_of).to_pyarrow()
+def compute_scores(
+    con, scorecard: Scorecard, as_of: dt.date, account_ids: features.AccountIds = None
+) -> pa.Table:
+    """Sync the inputs and score every account (or some); returns one wide row per account."""
+    features.sync(con, as_of, account_ids)
+    return score_table(scorecard, features.feature_table(con, as_of, account_ids), as_of).to_pyarrow()
 
 
 def _changed(con, scores: pa.Table) -> pa.Table:
@@ -250,18 +252,35 @@ def history_rows(scores: pa.Table, scorecard: Scorecard, as_of: dt.date) -> pa.T
     return pa.concat_tables(parts)
 
 
-def score_accounts(*, as_of: dt.date | None = None, scorecard: Scorecard | None = None) -> ScoreRun:
-    """Score every account as of a date, store what changed, and update the accounts."""
+def _same_shape(con, scores: pa.Table) -> bool:
+    return "health_current" in con.list_tables() and set(con.table("health_current").columns) == set(
+        scores.column_names
+    )
+
+
+def score_accounts(
+    *,
+    as_of: dt.date | None = None,
+    scorecard: Scorecard | None = None,
+    account_ids: features.AccountIds = None,
+) -> ScoreRun:
+    """Score every account (or only `account_ids`, e.g. those whose data just changed) as of a
+    date, store what changed, and update the accounts."""
     as_of = as_of or dt.date.today()
     scorecard = scorecard or active_scorecard()
     started = time.monotonic()
     con = store.connect()
-    scores = compute_scores(con, scorecard, as_of)
+    scores = compute_scores(con, scorecard, as_of, account_ids)
+    if account_ids is not None and not _same_shape(con, scores):
+        return score_accounts(as_of=as_of, scorecard=scorecard)  # a new scorecard: score everyone
     changed = _changed(con, scores)
     if changed.num_rows:
         store.append(con, "health_history", history_rows(changed, scorecard, as_of), HISTORY_SCHEMA)
         _write_back(changed, scorecard, as_of)
-    store.replace_table(con, "health_current", scores)
+    if account_ids is None:
+        store.replace_table(con, "health_current", scores)
+    else:
+        store.upsert(con, "health_current", scores, keys=("account_id",))
     return ScoreRun.objects.create(
         as_of=as_of,
         scorecard=scorecard.name,

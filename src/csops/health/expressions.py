@@ -17,17 +17,19 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-FUNCTIONS = {
-    "days_since",
-    "months_since",
-    "ratio",
-    "coalesce",
-    "least",
-    "greatest",
-    "is_null",
-    "not_null",
-    "if_else",
-}
+FUNCTIONS = frozenset(
+    {
+        "days_since",
+        "months_since",
+        "ratio",
+        "coalesce",
+        "least",
+        "greatest",
+        "is_null",
+        "not_null",
+        "if_else",
+    }
+)
 CONSTANTS = {"true": True, "false": False, "null": None}
 _COMPARE = {
     ast.Lt: operator.lt,
@@ -44,7 +46,7 @@ class ExpressionError(ValueError):
     pass
 
 
-def parse(text: str, names: set[str]) -> ast.Expression:
+def parse(text: str, names: set[str], functions: frozenset[str] = FUNCTIONS) -> ast.Expression:
     """Parse and check `text`: only known names, functions and operators."""
     if not isinstance(text, str | int | float) or isinstance(text, bool):
         raise ExpressionError(f"expected an expression, got {text!r}")
@@ -54,10 +56,10 @@ def parse(text: str, names: set[str]) -> ast.Expression:
         raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                raise ExpressionError(f"unknown function in {text!r} (known: {', '.join(sorted(FUNCTIONS))})")
+            if not isinstance(node.func, ast.Name) or node.func.id not in functions:
+                raise ExpressionError(f"unknown function in {text!r} (known: {', '.join(sorted(functions))})")
         elif isinstance(node, ast.Name):
-            if node.id not in names and node.id not in FUNCTIONS and node.id not in CONSTANTS:
+            if node.id not in names and node.id not in functions and node.id not in CONSTANTS:
                 raise ExpressionError(f"unknown name {node.id!r} in {text!r}")
         elif not isinstance(node, _ALLOWED):
             raise ExpressionError(f"{type(node).__name__} is not allowed in {text!r}")
@@ -89,14 +91,20 @@ _ALLOWED = (
 
 
 class Compiler:
-    """Turns a parsed expression into an Ibis value over `columns` as of a date."""
+    """Turns a parsed expression into an Ibis value over `columns` as of a date.
+
+    Each function `f` of the language is a method `fn_f`; a subclass adds functions by adding
+    methods and naming them in `functions`.
+    """
+
+    functions = FUNCTIONS
 
     def __init__(self, columns: Mapping[str, ir.Value], as_of: dt.date):
         self.columns = columns
         self.as_of = ibis.literal(as_of, type="date")
 
     def compile(self, text: str) -> ir.Value:
-        tree = parse(text, set(self.columns))
+        tree = parse(text, set(self.columns), self.functions)
         return self.visit(tree.body)
 
     def visit(self, node: ast.AST) -> Any:
@@ -148,25 +156,39 @@ class Compiler:
         return result
 
     def visit_Call(self, node: ast.Call) -> Any:
-        args = [self.visit(a) for a in node.args]
         name = node.func.id
-        if name == "days_since":
-            return self.as_of.delta(args[0], unit="day")
-        if name == "months_since":
-            return self.as_of.delta(args[0], unit="day").cast("float64") / 30.4375  # not DECIMAL
-        if name == "ratio":
-            return _divide(args[0], args[1])
-        if name == "coalesce":
-            return ibis.coalesce(*args)
-        if name == "least":
-            return ibis.least(*args)
-        if name == "greatest":
-            return ibis.greatest(*args)
-        if name == "is_null":
-            return args[0].isnull()
-        if name == "not_null":
-            return args[0].notnull()
-        condition, then, otherwise = args
+        function: Callable = getattr(self, f"fn_{name}")
+        args = [self.visit(a) for a in node.args]
+        try:
+            return function(*args)
+        except TypeError as exc:
+            raise ExpressionError(f"{name}(): {exc}") from None
+
+    def fn_days_since(self, day: ir.DateValue) -> ir.IntegerValue:
+        return self.as_of.delta(day, unit="day")
+
+    def fn_months_since(self, day: ir.DateValue) -> ir.FloatingValue:
+        return self.as_of.delta(day, unit="day").cast("float64") / 30.4375  # not DECIMAL
+
+    def fn_ratio(self, numerator: Any, denominator: Any) -> ir.FloatingValue:
+        return _divide(numerator, denominator)
+
+    def fn_coalesce(self, *values: Any) -> ir.Value:
+        return ibis.coalesce(*values)
+
+    def fn_least(self, *values: Any) -> ir.Value:
+        return ibis.least(*values)
+
+    def fn_greatest(self, *values: Any) -> ir.Value:
+        return ibis.greatest(*values)
+
+    def fn_is_null(self, value: ir.Value) -> ir.BooleanValue:
+        return value.isnull()
+
+    def fn_not_null(self, value: ir.Value) -> ir.BooleanValue:
+        return value.notnull()
+
+    def fn_if_else(self, condition: ir.BooleanValue, then: Any, otherwise: Any) -> ir.Value:
         return ibis.ifelse(condition, then, otherwise)
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from ibis.backends import BaseBackend
 
 from csops.cockpit.models import PlanStatus, SuccessPlan
@@ -44,6 +44,8 @@ USAGE_FEATURES = {
     "scans": pa.int64(),
     "scanner_types": pa.int64(),
 }
+AccountIds = list[int] | None  # None: every account
+
 FEATURES = {**ACCOUNT_FEATURES, **TICKET_FEATURES, **USAGE_FEATURES}
 
 ACCOUNT_SOURCE = {
@@ -69,27 +71,31 @@ def _column(values: tuple, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind)
 
 
-def account_table(as_of: dt.date) -> pa.Table:
+def scoped(queryset: QuerySet, account_ids: AccountIds, field: str = "account_id") -> QuerySet:
+    return queryset if account_ids is None else queryset.filter(**{f"{field}__in": account_ids})
+
+
+def account_table(as_of: dt.date, account_ids: AccountIds = None) -> pa.Table:
     """Account attributes and timeline facts as an Arrow table, read in a few queries."""
     names = list(ACCOUNT_SOURCE)
-    rows = list(Account.objects.order_by().values_list(*ACCOUNT_SOURCE.values()))
+    rows = list(scoped(Account.objects.order_by(), account_ids, "id").values_list(*ACCOUNT_SOURCE.values()))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     data = {n: _column(c, ACCOUNT_FEATURES[n]) for n, c in zip(names, columns, strict=True)}
     ids = columns[0]
-    for name, values in timeline_facts(as_of).items():
+    for name, values in timeline_facts(as_of, account_ids).items():
         data[name] = pa.array([values.get(i) for i in ids], type=ACCOUNT_FEATURES[name])
-    plans = success_plan_status(as_of)
+    plans = success_plan_status(as_of, account_ids)
     data["success_plan_status"] = pa.array([plans.get(i, "none") for i in ids], type=pa.string())
     for name in set(ACCOUNT_FEATURES) - set(data):
         data[name] = pa.nulls(len(rows), type=ACCOUNT_FEATURES[name])
     return pa.table(data, schema=pa.schema(ACCOUNT_FEATURES.items()))
 
 
-def success_plan_status(as_of: dt.date) -> dict[int, str]:
+def success_plan_status(as_of: dt.date, account_ids: AccountIds = None) -> dict[int, str]:
     """'active' with an active plan that has an objective, else 'draft' with a draft plan; the rest
     of the accounts have none ("no plan or no objectives" is red on the scorecard)."""
 
-    plans = SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by()
+    plans = scoped(SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by(), account_ids)
     status = dict.fromkeys(
         plans.filter(status=PlanStatus.DRAFT).values_list("account_id", flat=True), "draft"
     )
@@ -101,12 +107,12 @@ def success_plan_status(as_of: dt.date) -> dict[int, str]:
 PERSONA_FEATURES = {"dev_lead_met_90d": "Dev Lead", "security_lead_met_90d": "Security Lead"}
 
 
-def timeline_facts(as_of: dt.date) -> dict[str, dict[int, object]]:
+def timeline_facts(as_of: dt.date, account_ids: AccountIds = None) -> dict[str, dict[int, object]]:
     """Per account, from the timeline as of a date: the last call or meeting, and whether a Dev
     Lead and a Security Lead attended one in the last 90 days. An account with no activity at
     all has no value (no data), rather than False."""
 
-    upto = Activity.objects.filter(date__lte=as_of).order_by()
+    upto = scoped(Activity.objects.filter(date__lte=as_of).order_by(), account_ids)
     meetings = upto.filter(type__counts_as_meeting=True)
     facts: dict[str, dict[int, object]] = {
         "last_meeting_date": dict(
@@ -125,15 +131,14 @@ def timeline_facts(as_of: dt.date) -> dict[str, dict[int, object]]:
     return facts
 
 
-def ticket_table(as_of: dt.date) -> pa.Table:
+def ticket_table(as_of: dt.date, account_ids: AccountIds = None) -> pa.Table:
     """Support aggregates per account as of a date, computed by the database in one GROUP BY."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     month_ago, week_ago = end - dt.timedelta(days=30), end - dt.timedelta(days=7)
     opened = Q(opened_at__lt=end)
     still_open = Q(closed_at__isnull=True) | Q(closed_at__gte=end)
     rows = list(
-        SupportTicket.objects.filter(opened)
-        .order_by()
+        scoped(SupportTicket.objects.filter(opened).order_by(), account_ids)
         .values_list("account_id")
         .annotate(
             tickets_30d=Count("pk", filter=Q(opened_at__gte=month_ago)),
@@ -152,18 +157,21 @@ def ticket_table(as_of: dt.date) -> pa.Table:
     )
 
 
-def sync(con: BaseBackend, as_of: dt.date) -> None:
-    """Copy what the scorecard needs from the application database into the store."""
-    replace_table(con, "health_accounts", account_table(as_of))
-    replace_table(con, "health_tickets", ticket_table(as_of))
+def sync(con: BaseBackend, as_of: dt.date, account_ids: AccountIds = None) -> None:
+    """Copy what the scorecard needs from the application database into the store: every
+    account's, or only some accounts' (then the feature table must be read for those only)."""
+    replace_table(con, "health_accounts", account_table(as_of, account_ids))
+    replace_table(con, "health_tickets", ticket_table(as_of, account_ids))
 
 
-def latest_usage(usage: ir.Table, as_of: dt.date) -> ir.Table:
+def latest_usage(usage: ir.Table, as_of: dt.date, account_ids: AccountIds = None) -> ir.Table:
     """Each account's newest snapshot of its health instances on or before `as_of`.
 
     Should an account have several included instances reporting on that date, their counters
     are added up, so an account is always one row.
     """
+    if account_ids is not None:
+        usage = usage.filter(usage.account_id.isin(account_ids))
     included = usage.filter(usage.included_in_health, usage.snapshot_date <= ibis.literal(as_of))
     newest = included.group_by("account_id").aggregate(usage_date=included.snapshot_date.max())
     # Join back to the table itself, not to the filtered relation: referring to `included` twice
@@ -189,7 +197,7 @@ def latest_usage(usage: ir.Table, as_of: dt.date) -> ir.Table:
     )
 
 
-def feature_table(con: BaseBackend, as_of: dt.date) -> ir.Table:
+def feature_table(con: BaseBackend, as_of: dt.date, account_ids: AccountIds = None) -> ir.Table:
     accounts = con.table("health_accounts")
     tickets = con.table("health_tickets")
     table = accounts.left_join(tickets, "account_id").select(
@@ -197,7 +205,7 @@ def feature_table(con: BaseBackend, as_of: dt.date) -> ir.Table:
         **{name: ibis.coalesce(tickets[name], 0) for name in TICKET_FEATURES},
     )
     if "usage_snapshots" in con.list_tables():
-        usage = latest_usage(con.table("usage_snapshots"), as_of)
+        usage = latest_usage(con.table("usage_snapshots"), as_of, account_ids)
         table = table.left_join(usage, "account_id").select(
             *ACCOUNT_FEATURES, *TICKET_FEATURES, *USAGE_FEATURES
         )

@@ -27,10 +27,16 @@ class Rule(ReferenceRow):
         return {"name": self.name, **{field: getattr(self, field) for field in self.DEFINITION}}
 
     def clean(self) -> None:
-        from csops.rules.definition import RuleError, build
+        from csops.health.selectors import NoActiveScorecard, active_scorecard
+        from csops.rules.compiler import check
+        from csops.rules.definition import RuleError
 
         try:
-            build(self.definition())
+            scorecard = active_scorecard()
+        except NoActiveScorecard:
+            scorecard = None
+        try:
+            check(self.definition(), scorecard)
         except RuleError as exc:
             raise ValidationError({"when": str(exc)}) from None
 
@@ -75,7 +81,9 @@ class RuleResult(models.Model):
     skipped = models.JSONField(default=dict, help_text="action: number left alone (already done, open…)")
     sample = models.JSONField(default=list, help_text="A few of the rows each action would write.")
     error = models.TextField(blank=True)
-    alert = models.CharField(max_length=300, blank=True, help_text="Who was alerted of the error, or why not.")
+    alert = models.CharField(
+        max_length=300, blank=True, help_text="Who was alerted of the error, or why not."
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -132,3 +140,6 @@ class PendingEvaluation(models.Model):
         "customers.Account", primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     since = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Account {self.account_id} pending since {self.since}"

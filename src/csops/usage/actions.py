@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from csops.core.bulk import paused_gc
+from csops.core.signals import account_data_changed
 from csops.customers.actions import ImportRejected
 from csops.customers.imports import Validation
 from csops.customers.models import Account
@@ -18,22 +19,6 @@ from csops.usage.store import USAGE_COUNTERS, USAGE_SCHEMA
 from csops.usage.synthetic import weekly_usage
 
 CHUNK = 50_000
-
-
-def _upsert(con, table: pa.Table) -> None:
-    """Replace rows with the same account, instance and date, then append."""
-    if con.name == "pyspark":
-        raise ValueError("usage imports need a DuckDB or PostgreSQL store; load Spark tables with Spark")
-    if "usage_snapshots" not in con.list_tables():
-        con.create_table("usage_snapshots", schema=store.ibis.schema(USAGE_SCHEMA))
-    con.create_table("usage_incoming", table, overwrite=True, temp=True)
-    con.raw_sql(
-        "DELETE FROM usage_snapshots WHERE EXISTS (SELECT 1 FROM usage_incoming i "
-        "WHERE i.account_id = usage_snapshots.account_id AND i.instance_id = usage_snapshots.instance_id "
-        "AND i.snapshot_date = usage_snapshots.snapshot_date)"
-    )
-    con.insert("usage_snapshots", con.table("usage_incoming"))
-    con.drop_table("usage_incoming", force=True)
 
 
 @paused_gc
@@ -49,7 +34,13 @@ def import_usage(validation: Validation, *, partial: bool = False) -> int:
         "snapshot_date": [r["snapshot_date"] for r in rows],
         **{name: [r.get(name) for r in rows] for name in USAGE_COUNTERS},
     }
-    _upsert(store.connect(), pa.table(columns, schema=USAGE_SCHEMA))
+    store.upsert(
+        store.connect(),
+        "usage_snapshots",
+        pa.table(columns, schema=USAGE_SCHEMA),
+        keys=("account_id", "instance_id", "snapshot_date"),
+    )
+    account_data_changed.send(sender=import_usage, account_ids=sorted(set(columns["account_id"])))
     return len(rows)
 
 

@@ -116,3 +116,17 @@ def append(con: BaseBackend, name: str, data: pa.Table, schema: pa.Schema | None
         _spark_frame(con, data).write.saveAsTable(name, format="parquet", mode="append")
         return
     con.insert(name, data)
+
+
+def upsert(con: BaseBackend, name: str, data: pa.Table, keys: tuple[str, ...]) -> None:
+    """Replace the rows of `name` that share `keys` with a row of `data`, then add `data`."""
+    if con.name == "pyspark":
+        raise ValueError(f"updating {name} needs a DuckDB or PostgreSQL store; load Spark tables with Spark")
+    if name not in con.list_tables():
+        con.create_table(name, schema=ibis.schema(data.schema))
+    incoming = f"{name}_incoming"
+    con.create_table(incoming, data, overwrite=True, temp=True)
+    matches = " AND ".join(f"i.{key} = {name}.{key}" for key in keys)
+    con.raw_sql(f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM {incoming} i WHERE {matches})")
+    con.insert(name, con.table(incoming))
+    con.drop_table(incoming, force=True)
