@@ -10,9 +10,18 @@ from django.utils import timezone
 
 from csops.core import audit
 from csops.core.models import ApiToken, User
+from csops.core.signals import account_data_changed
 from csops.core.tokens import PREFIX, digest
 
 M = TypeVar("M", bound=models.Model)
+
+
+def _announce(obj: models.Model) -> None:
+    """Tell whoever listens (rules) that an account's data changed: the account itself, or an
+    object of one (contact, opportunity, ticket, activity, CTA…)."""
+    account_id = obj.pk if obj._meta.label == "customers.Account" else getattr(obj, "account_id", None)
+    if account_id is not None:
+        account_data_changed.send(sender=type(obj), account_ids=[account_id])
 
 
 @transaction.atomic
@@ -23,6 +32,7 @@ def create_object(model: type[M], *, actor: User | None, source: str = "web",
     obj.save()
     audit.record(actor=actor, verb="create", obj=obj, changes=audit.diff({}, audit.snapshot(obj)),
                  source=source)
+    _announce(obj)
     return obj
 
 
@@ -38,6 +48,7 @@ def update_object(obj: M, *, actor: User | None, source: str = "web", **fields: 
     obj.full_clean()
     obj.save()
     audit.record(actor=actor, verb="update", obj=obj, changes=changes, source=source)
+    _announce(obj)
     return obj
 
 
@@ -48,6 +59,8 @@ def delete_object(obj: models.Model, *, actor: User | None, source: str = "web")
     obj.pk = pk
     audit.record(actor=actor, verb="delete", obj=obj, changes=audit.diff(before, {}),
                  source=source)
+    if obj._meta.label != "customers.Account":
+        _announce(obj)
 
 
 @transaction.atomic

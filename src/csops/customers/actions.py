@@ -15,6 +15,7 @@ from csops.core import audit
 from csops.core.actions import create_object, delete_object, update_object
 from csops.core.bulk import paused_gc
 from csops.core.models import User
+from csops.core.signals import account_data_changed
 from csops.customers.imports import (
     FOREIGN_KEYS,
     MODELS,
@@ -198,6 +199,8 @@ def import_records(validation: Validation, *, actor: User | None, file_name: str
         )
         if audit_rows:
             _audit_rows(model, creates, updates, actor, source)
+        if source != "seed":
+            _announce_rows(model, [obj for _, obj in creates] + [obj for _, obj, _ in updates])
         audit.record(actor=actor, verb="create", obj=run, source=source, changes={
             "created": [None, run.created], "updated": [None, run.updated],
             "failed": [None, run.failed],
@@ -205,6 +208,14 @@ def import_records(validation: Validation, *, actor: User | None, file_name: str
     if validation.errors and error_path is not None:
         write_error_file(validation, error_path)
     return run
+
+
+def _announce_rows(model, objects: list[models.Model]) -> None:
+    if model is Account:
+        ids = list(existing_ids(Account, [o.external_id for o in objects]).values())
+    else:
+        ids = sorted({o.account_id for o in objects})
+    account_data_changed.send(sender=model, account_ids=ids)
 
 
 def _audit_rows(model, creates, updates, actor, source) -> None:

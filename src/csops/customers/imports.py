@@ -199,13 +199,41 @@ MODELS: dict[str, type[models.Model]] = {
 }
 
 
-def register_kind(name: str, columns: list[Column], model: type[models.Model] | None = None) -> None:
-    """Let another app add an import kind with the same validation and upsert machinery."""
+# What a kind registered by another app adds to the common machinery (see `register_kind`).
+TableBuilder = Callable[[dict[str, str], list[tuple[int, dict]]], dict[str, dict]]
+EXTRA_TABLES: dict[str, TableBuilder] = {}
+CHECKS: dict[str, Callable[[Validation], None]] = {}
+WRITERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_kind(
+    name: str,
+    columns: list[Column],
+    model: type[models.Model] | None = None,
+    *,
+    tables: TableBuilder | None = None,
+    check: Callable[[Validation], None] | None = None,
+    writer: Callable[..., Any] | None = None,
+) -> None:
+    """Let another app add an import kind with the same validation and upsert machinery.
+
+    `tables` builds the lookup tables its reference columns need (from the header mapping and
+    the rows), `check` runs whole-file checks after the rows are parsed, and `writer` replaces
+    `actions.import_records` (same arguments) when rows need more than one table.
+    """
     SPECS[name] = columns
     if model is not None:
         MODELS[name] = model
     if name not in KINDS:
         KINDS.append(name)
+    for registry, hook in ((EXTRA_TABLES, tables), (CHECKS, check), (WRITERS, writer)):
+        if hook is not None:
+            registry[name] = hook
+
+
+def uploadable_kinds() -> list[str]:
+    """Kinds the upload page offers: those written to the application database."""
+    return [kind for kind in KINDS if kind in MODELS or kind in WRITERS]
 
 
 FOREIGN_KEYS = {
@@ -227,11 +255,12 @@ def normalize_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]", "", header.strip().lower().removesuffix("__c"))
 
 
-def _name_table(model: type[models.Model]) -> dict[str, int]:
+def name_table(model: type[models.Model]) -> dict[str, int]:
     return {name.lower(): pk for pk, name in model.objects.values_list("pk", "name")}
 
 
-def _user_table() -> dict[str, int]:
+def user_table() -> dict[str, int]:
+    """People by username, e-mail or full name, without regard to case."""
     table: dict[str, int] = {}
     for pk, username, email, first, last in User.objects.values_list(
         "pk", "username", "email", "first_name", "last_name"
@@ -352,7 +381,7 @@ def _lookup_tables(
     fields = set(header_to_field.values())
     tables: dict[str, dict] = {}
     if fields & {"ae", "sa", "csm", "cse", "renewals_manager"}:
-        tables["user"] = _user_table()
+        tables["user"] = user_table()
     for name, model in (
         ("segment", Segment),
         ("geo", Geo),
@@ -361,11 +390,13 @@ def _lookup_tables(
         ("risk_reason", RiskReason),
     ):
         if name in fields:
-            tables[name] = _name_table(model)
+            tables[name] = name_table(model)
     if "account" in fields:
         header = next(h for h, f in header_to_field.items() if f == "account")
         wanted = sorted({str(row.get(header) or "").strip() for _, row in rows} - {""})
         tables["account"] = {k.lower(): v for k, v in existing_ids(Account, wanted).items()}
+    if kind in EXTRA_TABLES:
+        tables.update(EXTRA_TABLES[kind](header_to_field, rows))
     return tables
 
 
@@ -421,6 +452,8 @@ def validate_rows(
     _check_unique(result, UNIQUE_IN_FILE.get(kind, ("external_id",)))
     if kind == "accounts":
         _check_accounts(result, to_field, update=update)
+    if kind in CHECKS:
+        CHECKS[kind](result)
     return result
 
 
@@ -501,6 +534,7 @@ def _check_accounts(result: Validation, to_field: dict[str, str], *, update: boo
     parents = sorted({r.values["parent"] for r in result.rows if r.values.get("parent")} - in_file)
     known_parents = set(existing_ids(Account, parents))
     auto_segments = [s for s in Segment.objects.all() if s.csm_model != "separate"]
+    known = set(existing_ids(Account, sorted(in_file)))
     for row in result.rows:
         values = row.values
         parent = values.get("parent")
@@ -508,8 +542,10 @@ def _check_accounts(result: Validation, to_field: dict[str, str], *, update: boo
             result.error(row.line, header_of["parent"], f"unknown parent account {parent!r}")
         if parent and parent == values.get("external_id"):
             result.error(row.line, header_of["parent"], "an account cannot be its own parent")
-        if not update and "segment" not in values:
-            # A blank segment follows the ARR ranges; PubSec-like segments are never derived.
+        new = values.get("external_id") not in known
+        if not update and "segment" not in values and (new or "arr" in values):
+            # A blank segment follows the ARR ranges (a known account's only when the row gives
+            # its ARR: a file without the column must not move it); PubSec-like ones never.
             segment = segment_for_arr(auto_segments, values.get("arr", 0))
             if segment is None:
                 result.error(

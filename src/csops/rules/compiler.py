@@ -223,12 +223,12 @@ class CompiledRule:
         table = table.mutate(dedupe_key=self._key(table, "rule", index, suffix))
         known = self.tables.known_keys
         table = table.anti_join(known, table.dedupe_key == known.key)
-        # A CTA is never due before the day it is raised.
-        due = (
-            ibis.greatest(self._compile(action.due, f"{where}: due").cast("date"), self.expressions.as_of)
-            if action.due
-            else ibis.literal(self.as_of + dt.timedelta(days=action.due_in_days))
-        )
+        due = ibis.literal(self.as_of + dt.timedelta(days=action.due_in_days))
+        if action.due:
+            due = self._compile(action.due, f"{where}: due")
+            if not isinstance(due, ir.DateValue | ir.TimestampValue):
+                raise RuleError(f"rule {self.name!r}: {where}: due: {action.due!r} is not a date")
+            due = ibis.greatest(due.cast("date"), self.expressions.as_of)  # never due before it is raised
         table, owner = self._owner(table, action.owner, where)
         return table.select(
             "account_id",
