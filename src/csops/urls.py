@@ -14,6 +14,7 @@ urlpatterns = [
     path("health/", include("csops.health.urls")),
     path("timeline/", include("csops.timeline.urls")),
     path("cockpit/", include("csops.cockpit.urls")),
+    path("rules/", include("csops.rules.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

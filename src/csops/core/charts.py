@@ -63,3 +63,17 @@ def bars(
         )
     chart = alt.Chart(alt.Data(values=rows)).mark_bar().encode(**encoding)
     return render(chart.properties(width=480, title=title))
+
+
+def lines(rows: list[dict[str, Any]], *, x: str, y: str, color: str, title: str = "") -> str:
+    """A few series over dates, one line each."""
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
+            y=alt.Y(f"{y}:Q", title=None),
+            color=alt.Color(f"{color}:N", legend=alt.Legend(title=None, orient="bottom")),
+        )
+    )
+    return render(chart.properties(width=560, height=180, title=title))

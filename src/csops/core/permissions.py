@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "work_ctas": frozenset({ADMIN, CSM}),
     "import_data": frozenset({ADMIN}),
     "manage_config": frozenset({ADMIN}),
+    "run_rules": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),
 }
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 from csops.core.models import ReferenceRow
 
@@ -25,6 +26,9 @@ class Rule(ReferenceRow):
 
     def definition(self) -> dict:
         return {"name": self.name, **{field: getattr(self, field) for field in self.DEFINITION}}
+
+    def get_absolute_url(self) -> str:
+        return reverse("rules:rule_detail", args=[self.pk])
 
     def clean(self) -> None:
         from csops.health.selectors import NoActiveScorecard, active_scorecard
@@ -92,6 +96,14 @@ class RuleResult(models.Model):
     def __str__(self) -> str:
         return f"{self.rule} at {self.started_at:%Y-%m-%d %H:%M}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("rules:rule_detail_by_name", args=[self.rule])
+
+    @property
+    def actions_text(self) -> str:
+        done = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in self.actions.items())
+        return done or "—"
+
 
 class RuleEffect(models.Model):
     """A non-CTA action a rule applied to an account (field set, enrolment, notification).
@@ -131,6 +143,9 @@ class RuleBacktest(models.Model):
 
     def __str__(self) -> str:
         return f"Backtest of {self.rule} over {self.days} days to {self.as_of}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("rules:backtest_detail", args=[self.pk])
 
 
 class PendingEvaluation(models.Model):

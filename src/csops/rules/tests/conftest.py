@@ -29,7 +29,9 @@ def team(users) -> dict[str, User]:
         "csm": User.objects.create(
             username="csm1", email="csm1@example.com", role=Role.CSM, geo=amer, manager=manager
         ),
-        "cse": User.objects.create(username="cse1", email="cse1@example.com", role=Role.CSM, geo=amer, pool=pool),
+        "cse": User.objects.create(
+            username="cse1", email="cse1@example.com", role=Role.CSM, geo=amer, pool=pool
+        ),
         "pool": pool,
         "admin": users["admin"],
     }

@@ -34,7 +34,11 @@ def test_backtest_replays_each_day_from_history(make_account, put_health, capsys
     assert report["at_start"] == 1 and report["entered"] == 1 and report["accounts"] == 2
     assert [s["account"] for s in report["sample"]] == [always.name, later.name]
     outcomes = report["outcomes"]
-    assert (outcomes["picked_with_outcome"], outcomes["picked_lost"], outcomes["base_with_outcome"]) == (1, 1, 2)
+    assert (outcomes["picked_with_outcome"], outcomes["picked_lost"], outcomes["base_with_outcome"]) == (
+        1,
+        1,
+        2,
+    )
     assert outcomes["picked_lost_rate"] == 1.0 and outcomes["base_lost_rate"] == 0.5
     call_command("rules", "backtest", "--rule", rule.name, "--days", "2", "--as-of", str(day(-1)))
     assert "1 in the audience on day 1, 1 entered later, 2 accounts in all" in capsys.readouterr().out

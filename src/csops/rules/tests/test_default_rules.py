@@ -24,7 +24,9 @@ def days(n: int) -> dt.date:
 
 def effects(account, rule: str) -> set[str]:
     """What the rule did to the account: CTAs raised or closed, enrolments made."""
-    done = {f"cta:{c.type.name}/{c.reason.name}" for c in Cta.objects.filter(account=account, source_ref=rule)}
+    done = {
+        f"cta:{c.type.name}/{c.reason.name}" for c in Cta.objects.filter(account=account, source_ref=rule)
+    }
     done |= {f"closed:{c.reason.name}" for c in Cta.objects.filter(account=account).exclude(closed_at=None)}
     done |= {f"enrol:{e.program.name}" for e in Enrolment.objects.filter(account=account)}
     return done
@@ -51,8 +53,14 @@ def at_risk_cta(account):
 
 def scale_with_admin(ctx, contract_days: int):
     account = licence(
-        ctx, 0.6, "yellow", segment=Segment.objects.get(name="Scale"), csm=ctx.team["pool"],
-        contract_start=days(-contract_days), csm_sentiment="", csm_sentiment_date=None,
+        ctx,
+        0.6,
+        "yellow",
+        segment=Segment.objects.get(name="Scale"),
+        csm=ctx.team["pool"],
+        contract_start=days(-contract_days),
+        csm_sentiment="",
+        csm_sentiment_date=None,
     )
     ctx.contact_for(account, "Sold-to")
     ctx.contact_for(account, "GitLab Admin")
@@ -62,8 +70,14 @@ def scale_with_admin(ctx, contract_days: int):
 def with_opportunity(ctx, net_arr: int):
     account = ctx.make_account()
     Opportunity.objects.create(
-        external_id=f"O-{account.pk}", account=account, name="Expansion", type="add_on",
-        arr_basis=Decimal("0"), net_arr=Decimal(net_arr), close_date=days(60), stage="Negotiating",
+        external_id=f"O-{account.pk}",
+        account=account,
+        name="Expansion",
+        type="add_on",
+        arr_basis=Decimal("0"),
+        net_arr=Decimal(net_arr),
+        close_date=days(60),
+        stage="Negotiating",
         forecast_category="commit",
     )
     return account

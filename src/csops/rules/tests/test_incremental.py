@@ -71,7 +71,10 @@ def test_imports_and_activities_mark_their_accounts(only_renewals, make_account,
     second.refresh_from_db()
     assert second.segment.name == "Growth"  # a file without ARR or segment columns leaves the segment
     log_activity(
-        second, author=team["csm"], type=ActivityType.objects.get(name="Cadence Call"), subject="Cadence",
+        second,
+        author=team["csm"],
+        type=ActivityType.objects.get(name="Cadence Call"),
+        subject="Cadence",
         date=TODAY,
     )
     assert set(PendingEvaluation.objects.values_list("account_id", flat=True)) == {first.pk, second.pk}
