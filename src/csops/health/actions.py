@@ -19,7 +19,7 @@ from csops.customers.models import Account
 from csops.health import backtest, features, synthetic
 from csops.health.engine import score_table
 from csops.health.models import AccountHealth, Backtest, HealthUpdate, Outcome, ScoreHistory, ScoreRun
-from csops.health.scorecard import Scorecard
+from csops.health.scorecard import Scorecard, fingerprint
 from csops.health.selectors import active_scorecard
 from csops.usage import store
 
@@ -72,7 +72,13 @@ def compute_scores(
 ) -> pa.Table:
     """Sync the inputs and score every account (or some); returns one wide row per account."""
     features.sync(con, as_of, account_ids)
-    return score_table(scorecard, features.feature_table(con, as_of, account_ids), as_of).to_pyarrow()
+    scoped = account_ids is not None
+    scores = store.compiled(
+        con,
+        ("scores", fingerprint(scorecard), as_of, scoped, features.has_usage(con)),
+        lambda: score_table(scorecard, features.feature_table(con, as_of, scoped), as_of),
+    )
+    return store.query(con, scores)
 
 
 def _changed(con, scores: pa.Table) -> pa.Table:
@@ -82,12 +88,18 @@ def _changed(con, scores: pa.Table) -> pa.Table:
     current = con.table("health_current")
     if set(current.columns) != set(scores.column_names):
         return scores  # the scorecard changed shape: every account gets a new snapshot
-    new = ibis.memtable(scores)
-    compared = [c for c in scores.column_names if c != "account_id"]
-    same = new.semi_join(
-        current, [new.account_id == current.account_id, *[new[c].identical_to(current[c]) for c in compared]]
-    )
-    return new.anti_join(same, "account_id").to_pyarrow()
+    store.replace_table(con, "health_incoming", scores)
+
+    def changed() -> ibis.Table:
+        new = con.table("health_incoming")
+        compared = [c for c in scores.column_names if c != "account_id"]
+        same = new.semi_join(
+            current,
+            [new.account_id == current.account_id, *[new[c].identical_to(current[c]) for c in compared]],
+        )
+        return new.anti_join(same, "account_id")
+
+    return store.query(con, store.compiled(con, ("changed", *scores.column_names), changed))
 
 
 MEASURE_FIELDS = ("value", "color", "na", "stale", "contribution")

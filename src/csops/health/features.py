@@ -45,6 +45,7 @@ USAGE_FEATURES = {
     "scanner_types": pa.int64(),
 }
 AccountIds = list[int] | None  # None: every account
+SCOPE = "scope_accounts"  # the accounts of a scoped sync
 
 FEATURES = {**ACCOUNT_FEATURES, **TICKET_FEATURES, **USAGE_FEATURES}
 
@@ -71,14 +72,15 @@ def _column(values: tuple, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind)
 
 
-def scoped(queryset: QuerySet, account_ids: AccountIds, field: str = "account_id") -> QuerySet:
+def for_accounts(queryset: QuerySet, account_ids: AccountIds, field: str = "account_id") -> QuerySet:
     return queryset if account_ids is None else queryset.filter(**{f"{field}__in": account_ids})
 
 
 def account_table(as_of: dt.date, account_ids: AccountIds = None) -> pa.Table:
     """Account attributes and timeline facts as an Arrow table, read in a few queries."""
     names = list(ACCOUNT_SOURCE)
-    rows = list(scoped(Account.objects.order_by(), account_ids, "id").values_list(*ACCOUNT_SOURCE.values()))
+    accounts = for_accounts(Account.objects.order_by(), account_ids, "id")
+    rows = list(accounts.values_list(*ACCOUNT_SOURCE.values()))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     data = {n: _column(c, ACCOUNT_FEATURES[n]) for n, c in zip(names, columns, strict=True)}
     ids = columns[0]
@@ -95,7 +97,7 @@ def success_plan_status(as_of: dt.date, account_ids: AccountIds = None) -> dict[
     """'active' with an active plan that has an objective, else 'draft' with a draft plan; the rest
     of the accounts have none ("no plan or no objectives" is red on the scorecard)."""
 
-    plans = scoped(SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by(), account_ids)
+    plans = for_accounts(SuccessPlan.objects.filter(created_at__date__lte=as_of).order_by(), account_ids)
     status = dict.fromkeys(
         plans.filter(status=PlanStatus.DRAFT).values_list("account_id", flat=True), "draft"
     )
@@ -112,7 +114,7 @@ def timeline_facts(as_of: dt.date, account_ids: AccountIds = None) -> dict[str, 
     Lead and a Security Lead attended one in the last 90 days. An account with no activity at
     all has no value (no data), rather than False."""
 
-    upto = scoped(Activity.objects.filter(date__lte=as_of).order_by(), account_ids)
+    upto = for_accounts(Activity.objects.filter(date__lte=as_of).order_by(), account_ids)
     meetings = upto.filter(type__counts_as_meeting=True)
     facts: dict[str, dict[int, object]] = {
         "last_meeting_date": dict(
@@ -138,7 +140,7 @@ def ticket_table(as_of: dt.date, account_ids: AccountIds = None) -> pa.Table:
     opened = Q(opened_at__lt=end)
     still_open = Q(closed_at__isnull=True) | Q(closed_at__gte=end)
     rows = list(
-        scoped(SupportTicket.objects.filter(opened).order_by(), account_ids)
+        for_accounts(SupportTicket.objects.filter(opened).order_by(), account_ids)
         .values_list("account_id")
         .annotate(
             tickets_30d=Count("pk", filter=Q(opened_at__gte=month_ago)),
@@ -162,16 +164,18 @@ def sync(con: BaseBackend, as_of: dt.date, account_ids: AccountIds = None) -> No
     account's, or only some accounts' (then the feature table must be read for those only)."""
     replace_table(con, "health_accounts", account_table(as_of, account_ids))
     replace_table(con, "health_tickets", ticket_table(as_of, account_ids))
+    if account_ids is not None:
+        replace_table(con, SCOPE, pa.table({"account_id": pa.array(account_ids, pa.int64())}))
 
 
-def latest_usage(usage: ir.Table, as_of: dt.date, account_ids: AccountIds = None) -> ir.Table:
+def latest_usage(usage: ir.Table, as_of: dt.date, scope: ir.Table | None = None) -> ir.Table:
     """Each account's newest snapshot of its health instances on or before `as_of`.
 
     Should an account have several included instances reporting on that date, their counters
     are added up, so an account is always one row.
     """
-    if account_ids is not None:
-        usage = usage.filter(usage.account_id.isin(account_ids))
+    if scope is not None:
+        usage = usage.filter(usage.account_id.isin(scope.account_id))
     included = usage.filter(usage.included_in_health, usage.snapshot_date <= ibis.literal(as_of))
     newest = included.group_by("account_id").aggregate(usage_date=included.snapshot_date.max())
     # Join back to the table itself, not to the filtered relation: referring to `included` twice
@@ -197,15 +201,22 @@ def latest_usage(usage: ir.Table, as_of: dt.date, account_ids: AccountIds = None
     )
 
 
-def feature_table(con: BaseBackend, as_of: dt.date, account_ids: AccountIds = None) -> ir.Table:
+def has_usage(con: BaseBackend) -> bool:
+    """Whether the store holds usage: the feature table's SQL differs (part of its cache key)."""
+    return "usage_snapshots" in con.list_tables()
+
+
+def feature_table(con: BaseBackend, as_of: dt.date, scoped: bool = False) -> ir.Table:
+    """The features of every account synced, over the store's tables. `scoped`: only the accounts
+    of the last scoped sync (its ids are a table, so the SQL is the same whatever they are)."""
     accounts = con.table("health_accounts")
     tickets = con.table("health_tickets")
     table = accounts.left_join(tickets, "account_id").select(
         *ACCOUNT_FEATURES,
         **{name: ibis.coalesce(tickets[name], 0) for name in TICKET_FEATURES},
     )
-    if "usage_snapshots" in con.list_tables():
-        usage = latest_usage(con.table("usage_snapshots"), as_of, account_ids)
+    if has_usage(con):
+        usage = latest_usage(con.table("usage_snapshots"), as_of, con.table(SCOPE) if scoped else None)
         table = table.left_join(usage, "account_id").select(
             *ACCOUNT_FEATURES, *TICKET_FEATURES, *USAGE_FEATURES
         )

@@ -6,6 +6,7 @@ their expressions, thresholds, the licence matrix, composites, N/A rules, overri
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,11 @@ class Scorecard:
     @property
     def measures(self) -> list[Measure]:
         return [m for g in self.groups for m in g.measures]
+
+
+def fingerprint(scorecard: Scorecard) -> str:
+    """Changes whenever anything in the scorecard does: a cache key for its compiled SQL."""
+    return hashlib.sha1(repr(scorecard).encode(), usedforsecurity=False).hexdigest()
 
 
 def _require(data: dict, key: str, where: str) -> Any:

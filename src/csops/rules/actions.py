@@ -25,12 +25,21 @@ from csops.core.models import Role, User
 from csops.core.signals import account_data_changed
 from csops.customers.models import Account
 from csops.health.actions import score_accounts
-from csops.health.scorecard import Scorecard
+from csops.health.scorecard import Scorecard, fingerprint
 from csops.health.selectors import active_scorecard
 from csops.programs.actions import enrol_contacts
 from csops.rules import features
 from csops.rules.compiler import CompiledRule, Tables, compile_rule
-from csops.rules.definition import CloseCta, CreateCta, Enrol, Notify, RuleError, SetField
+from csops.rules.definition import (
+    CloseCta,
+    CreateCta,
+    Enrol,
+    Notify,
+    RuleDefinition,
+    RuleError,
+    SetField,
+    build,
+)
 from csops.rules.models import PendingEvaluation, Rule, RuleEffect, RuleResult, RuleRun, Trigger
 from csops.usage import store
 
@@ -50,22 +59,23 @@ class RuleRunner:
         self.run = run
         self.scorecard = scorecard
         self.progress = progress
+        self.con = store.connect()
         self.tables: Tables | None = None
 
     def prepare(self, account_ids: list[int] | None) -> None:
-        con = store.connect()
-        features.sync(con, self.run.as_of, account_ids)
-        table = features.as_features(con, self.scorecard, self.run.as_of, account_ids)
-        self.tables = Tables.from_store(con, table)
+        features.sync(self.con, self.run.as_of, account_ids)
+        table = features.as_features(self.con, self.scorecard, self.run.as_of, scoped=account_ids is not None)
+        self.tables = Tables.from_store(self.con, table)
 
     def evaluate(self, rule: Rule) -> RuleResult:
         result = RuleResult(run=self.run, rule=rule.name, started_at=timezone.now())
         started = time.monotonic()
         try:
-            compiled = compile_rule(rule.definition(), self.tables, self.scorecard, self.run.as_of)
-            result.audience = int(compiled.audience().count().to_pyarrow().as_py())
-            for index, action in enumerate(compiled.definition.actions):
-                self.act(compiled, index, action, result)
+            definition = build(rule.definition())
+            sql = self.compiled_sql(rule, definition)
+            result.audience = int(store.scalar(self.con, sql("audience")))
+            for index, action in enumerate(definition.actions):
+                self.act(rule.name, action, store.query(self.con, sql(index)), result)
         except Exception as exc:  # one failing rule must not stop the others
             result.error = _describe(exc)
             log.error("rule %s failed: %s", rule.name, result.error, exc_info=not isinstance(exc, RuleError))
@@ -78,14 +88,35 @@ class RuleRunner:
             result.save(update_fields=["alert"])
         return result
 
-    def act(self, compiled: CompiledRule, index: int, action, result: RuleResult) -> None:
-        rows = compiled.plan(index).to_pyarrow()
+    def compiled_sql(self, rule: Rule, definition: RuleDefinition) -> Callable[[str | int], store.Compiled]:
+        """The rule's audience count and action plans as SQL, compiled once per definition and day."""
+        key = (
+            "rule",
+            json.dumps(rule.definition(), sort_keys=True, default=str),
+            fingerprint(self.scorecard),
+            self.run.as_of,
+        )
+        compiled: list[CompiledRule] = []
+
+        def rule_expressions() -> CompiledRule:
+            if not compiled:
+                compiled.append(compile_rule(definition, self.tables, self.scorecard, self.run.as_of))
+            return compiled[0]
+
+        def sql(part: str | int) -> store.Compiled:
+            if part == "audience":
+                return store.compiled(self.con, (*key, part), lambda: rule_expressions().audience().count())
+            return store.compiled(self.con, (*key, part), lambda: rule_expressions().plan(part))
+
+        return sql
+
+    def act(self, rule_name: str, action, rows: pa.Table, result: RuleResult) -> None:
         label = action.kind
         if self.run.dry_run:
             result.actions[label] = result.actions.get(label, 0) + _planned(action, rows)
             result.sample.append({"action": label, "rows": _sample(rows)})
             return
-        applied, skipped = APPLY[type(action)](compiled, action, rows, self.run)
+        applied, skipped = APPLY[type(action)](rule_name, action, rows, self.run)
         result.actions[label] = result.actions.get(label, 0) + applied
         if skipped:
             result.skipped[label] = result.skipped.get(label, 0) + skipped
@@ -139,7 +170,8 @@ def run_rules(
     except Exception as exc:
         _fail_all(run, rules, exc)
     else:
-        progress(f"Features ready for {run.scope or 'every'} account(s) in {time.monotonic() - started:.1f}s")
+        scope = "every account" if run.scope is None else f"{run.scope:,} account(s)"
+        progress(f"Features of {scope} ready in {time.monotonic() - started:.1f}s")
         for rule in rules:
             result = runner.evaluate(rule)
             progress(_line(result, dry_run))
@@ -167,9 +199,7 @@ def _line(result: RuleResult, dry_run: bool) -> str:
 # --- applying each kind of action ------------------------------------------------------------------
 
 
-def _apply_create_cta(
-    compiled: CompiledRule, action: CreateCta, rows: pa.Table, run: RuleRun
-) -> tuple[int, int]:
+def _apply_create_cta(rule: str, action: CreateCta, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
     kind = CtaType.objects.get(name=action.type)
     created = raise_ctas(
         rows.to_pylist(),
@@ -177,24 +207,20 @@ def _apply_create_cta(
         reason=CtaReason.objects.get(type=kind, name=action.reason),
         priority=action.priority,
         playbook=Playbook.objects.filter(name=action.playbook).first() if action.playbook else None,
-        source_ref=compiled.name,
+        source_ref=rule,
         rule_run_id=run.pk,
     )
     return created, rows.num_rows - created
 
 
-def _apply_close_cta(
-    compiled: CompiledRule, action: CloseCta, rows: pa.Table, run: RuleRun
-) -> tuple[int, int]:
+def _apply_close_cta(rule: str, action: CloseCta, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
     status = CtaStatus.objects.get(name=action.status, is_closed=True)
     ids = rows["cta_id"].to_pylist()
-    closed = close_ctas_by_rule(ids, status=status, rule=compiled.name)
+    closed = close_ctas_by_rule(ids, status=status, rule=rule)
     return closed, len(ids) - closed
 
 
-def _apply_set_field(
-    compiled: CompiledRule, action: SetField, rows: pa.Table, run: RuleRun
-) -> tuple[int, int]:
+def _apply_set_field(rule: str, action: SetField, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
     ids = rows["account_id"].to_pylist()
     changed: list[int] = []
     for start in range(0, len(ids), 2000):
@@ -213,7 +239,7 @@ def _apply_set_field(
                     verb="update",
                     obj=Account(pk=pk, name=name),
                     source="rule",
-                    changes={action.field: [old, action.value], "rule": [None, compiled.name]},
+                    changes={action.field: [old, action.value], "rule": [None, rule]},
                 )
                 for pk, name, old in batch
             )
@@ -222,22 +248,22 @@ def _apply_set_field(
     return len(changed), len(ids) - len(changed)
 
 
-def _apply_enrol(compiled: CompiledRule, action: Enrol, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
+def _apply_enrol(rule: str, action: Enrol, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
     wanted = rows.filter(rows["skip"].is_null())
     made = enrol_contacts(
         program_name=action.program,
         rows=wanted.select(["account_id", "contact_id", "key"]).to_pylist(),
-        source_ref=compiled.name,
+        source_ref=rule,
     )
     return made, rows.num_rows - made
 
 
-def _record_effects(compiled: CompiledRule, kind: str, rows: pa.Table, run: RuleRun, key: str) -> list[str]:
+def _record_effects(rule: str, kind: str, rows: pa.Table, run: RuleRun, key: str) -> list[str]:
     """Claim each row's key; returns the keys this run claimed (others were claimed before)."""
     keys = rows[key].to_pylist()
     RuleEffect.objects.bulk_create(
         [
-            RuleEffect(key=k, rule=compiled.name, kind=kind, account_id=a, run=run)
+            RuleEffect(key=k, rule=rule, kind=kind, account_id=a, run=run)
             for k, a in zip(keys, rows["account_id"].to_pylist(), strict=True)
         ],
         ignore_conflicts=True,
@@ -253,12 +279,12 @@ def _record_effects(compiled: CompiledRule, kind: str, rows: pa.Table, run: Rule
     return [k for k in keys if k in claimed]
 
 
-def _apply_notify(compiled: CompiledRule, action: Notify, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
+def _apply_notify(rule: str, action: Notify, rows: pa.Table, run: RuleRun) -> tuple[int, int]:
     with transaction.atomic():
-        claimed = set(_record_effects(compiled, "notify", rows, run, key="key"))
+        claimed = set(_record_effects(rule, "notify", rows, run, key="key"))
         mine = rows.filter(pa.array([k in claimed for k in rows["key"].to_pylist()], pa.bool_()))
         if mine.num_rows:
-            send_notification(compiled.name, action, mine)
+            send_notification(rule, action, mine)
     return mine.num_rows, rows.num_rows - mine.num_rows
 
 

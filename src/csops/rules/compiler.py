@@ -8,6 +8,7 @@ accounts and a backtest: only the tables and the date differ.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import string
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from ibis.backends import BaseBackend
 from csops.cockpit.models import CtaReason, CtaStatus, CtaType, Playbook
 from csops.core.models import User
 from csops.health.expressions import FUNCTIONS, Compiler, ExpressionError
-from csops.health.scorecard import Scorecard
+from csops.health.scorecard import Scorecard, fingerprint
 from csops.programs.models import Program
 from csops.rules import features
 from csops.rules.definition import (
@@ -386,9 +387,19 @@ def compile_rule(
     return compiled
 
 
+_checked: set[tuple[str, str]] = set()
+
+
 def check(data: dict, scorecard: Scorecard | None) -> RuleDefinition:
-    """Check a rule against the names and types rules read (errors name the rule and the place)."""
+    """Check a rule against the names and types rules read (errors name the rule and the place).
+
+    Compiling a rule takes tenths of a second and depends only on its definition and the
+    scorecard, so a definition that compiled once is not compiled again; what it refers to in
+    the database is checked every time."""
     definition = build(data)
-    if scorecard is not None:
+    _References(definition)
+    key = (json.dumps(data, sort_keys=True, default=str), fingerprint(scorecard) if scorecard else "")
+    if scorecard is not None and key not in _checked:
         compile_rule(definition, Tables.empty(scorecard), scorecard, dt.date.today())
+        _checked.add(key)
     return definition

@@ -22,11 +22,12 @@ from csops.cockpit.models import Cta
 from csops.core.models import User
 from csops.customers.models import Account, Contact, ForecastCategory, Opportunity
 from csops.health import features as health_features
-from csops.health.features import AccountIds, scoped
-from csops.health.scorecard import Scorecard
+from csops.health.features import AccountIds, for_accounts
+from csops.health.scorecard import Scorecard, fingerprint
 from csops.programs.models import Enrolment
 from csops.rules.models import RuleEffect
 from csops.timeline.models import Activity
+from csops.usage import store
 from csops.usage.store import replace_table
 
 TEAM = ("csm", "cse", "ae", "sa", "renewals_manager")
@@ -145,7 +146,7 @@ def _day_end(as_of: dt.date) -> dt.datetime:
 
 
 def account_rows(account_ids: AccountIds) -> pa.Table:
-    rows = scoped(Account.objects.order_by(), account_ids, "id").values_list(
+    rows = for_accounts(Account.objects.order_by(), account_ids, "id").values_list(
         *(source for source, _ in ACCOUNT_COLUMNS.values())
     )
     return _arrow(list(rows), ACCOUNT_COLUMNS_TYPES)
@@ -153,7 +154,7 @@ def account_rows(account_ids: AccountIds) -> pa.Table:
 
 def activity_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
     rows = (
-        scoped(Activity.objects.filter(date__lte=as_of).order_by(), account_ids)
+        for_accounts(Activity.objects.filter(date__lte=as_of).order_by(), account_ids)
         .values("account_id")
         .annotate(last=Max("date"))
         .values_list("account_id", "last")
@@ -167,7 +168,7 @@ def opportunity_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
         forecast_category__in=[ForecastCategory.CLOSED, ForecastCategory.OMITTED]
     )
     rows = (
-        scoped(opened.order_by(), account_ids)
+        for_accounts(opened.order_by(), account_ids)
         .values("account_id")
         .annotate(n=Count("pk"), largest=Max("net_arr"))
         .values_list("account_id", "n", "largest")
@@ -208,7 +209,7 @@ def rule_cta_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
     end = _day_end(as_of)
     closed = Q(closed_at__lt=end)
     rows = (
-        scoped(Cta.objects.filter(source="rule", created_at__lt=end).order_by(), account_ids)
+        for_accounts(Cta.objects.filter(source="rule", created_at__lt=end).order_by(), account_ids)
         .values("source_ref", "account_id")
         .annotate(
             open=Count("pk", filter=~closed),
@@ -222,9 +223,9 @@ def rule_cta_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
 
 def known_key_rows(account_ids: AccountIds) -> pa.Table:
     """Keys already used: CTAs rules raised, notifications sent, enrolments made."""
-    ctas = scoped(Cta.objects.filter(source="rule", dedupe_key__isnull=False).order_by(), account_ids)
-    effects = scoped(RuleEffect.objects.order_by(), account_ids)
-    enrolments = scoped(Enrolment.objects.order_by(), account_ids)
+    ctas = for_accounts(Cta.objects.filter(source="rule", dedupe_key__isnull=False).order_by(), account_ids)
+    effects = for_accounts(RuleEffect.objects.order_by(), account_ids)
+    enrolments = for_accounts(Enrolment.objects.order_by(), account_ids)
     keys = [
         *ctas.values_list("dedupe_key", flat=True),
         *effects.values_list("key", flat=True),
@@ -236,14 +237,14 @@ def known_key_rows(account_ids: AccountIds) -> pa.Table:
 
 
 def open_cta_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
-    rows = scoped(Cta.objects.filter(_open_on(as_of)).order_by(), account_ids).values_list(
+    rows = for_accounts(Cta.objects.filter(_open_on(as_of)).order_by(), account_ids).values_list(
         "account_id", "type__name", "reason__name", "source_ref", "pk"
     )
     return _arrow(list(rows), SCHEMAS["rules_open_ctas"])
 
 
 def recipient_rows(account_ids: AccountIds) -> pa.Table:
-    rows = scoped(
+    rows = for_accounts(
         Contact.objects.filter(persona__name__in=RECIPIENT_PERSONAS).order_by(), account_ids
     ).values_list("account_id", "pk", "persona__name", "email_opt_out")
     return _arrow(list(rows), SCHEMAS["rules_recipients"])
@@ -277,14 +278,14 @@ def _color_name(code: ir.IntegerValue) -> ir.StringValue:
     return ibis.cases(*[(code == i, name) for i, name in enumerate(COLORS)], else_=ibis.null("string"))
 
 
-def health_as_of(con: BaseBackend, scorecard: Scorecard, as_of: dt.date) -> ir.Table | None:
+def health_as_of(con: BaseBackend, scorecard: Scorecard, as_of: dt.date, scoped: bool = False) -> ir.Table:
     """Each account's latest health snapshot on or before the date, and the snapshot before it, wide.
 
     History keeps only changes, each change with every item, so "previous" is the change before.
     """
-    if "health_history" not in con.list_tables():
-        return None
     history = con.table("health_history")
+    if scoped:
+        history = history.filter(history.account_id.isin(con.table(health_features.SCOPE).account_id))
     history = history.filter(history.scorecard == scorecard.name, history.scored_on <= ibis.literal(as_of))
     scores = history.filter(history.item == "score").select("account_id", "scored_on")
     latest = scores.group_by("account_id").aggregate(current=scores.scored_on.max())
@@ -369,29 +370,40 @@ def team_table(con: BaseBackend) -> ir.Table:
     ).drop("c_id", "c_pool", "geo")
 
 
-def as_features(
-    con: BaseBackend, scorecard: Scorecard, as_of: dt.date, account_ids: AccountIds = None
-) -> ir.Table:
+def as_features(con: BaseBackend, scorecard: Scorecard, as_of: dt.date, scoped: bool = False) -> ir.Table:
     """One row per account with every name of `feature_schema`, materialised in the store so each
-    rule reads it without recomputing it. The team and the health snapshots are materialised first:
-    joining them one by one onto the wide table would make the SQL, and its planning, huge."""
-    con.create_table("rules_team", team_table(con), overwrite=True)
-    health = health_as_of(con, scorecard, as_of)
-    if health is not None:
-        if account_ids is not None:
-            health = health.filter(health.account_id.isin(account_ids))
-        con.create_table("rules_health", health, overwrite=True)
-    elif "rules_health" in con.list_tables():
-        con.drop_table("rules_health")
-    table = health_features.feature_table(con, as_of, account_ids)
-    parts = ["rules_team", "rules_activity", "rules_opportunities"]
-    parts += ["rules_health"] if health is not None else []
-    for name in parts:
+    rule reads it without recomputing it (`scoped`: only the accounts of the last scoped sync).
+
+    The team and the health snapshots are materialised first: joining them one by one onto the
+    wide table would make the SQL, and its planning, huge. Each statement is compiled once per
+    process and day (see `store.compiled`).
+    """
+    key = (fingerprint(scorecard), as_of, scoped, health_features.has_usage(con))
+    store.create_table_as(con, "rules_team", store.compiled(con, ("rules_team",), lambda: team_table(con)))
+    history = "health_history" in con.list_tables()
+    if history:
+        health = store.compiled(
+            con, ("rules_health", *key), lambda: health_as_of(con, scorecard, as_of, scoped)
+        )
+        store.create_table_as(con, "rules_health", health)
+    wide = store.compiled(
+        con, ("rules_features", *key, history), lambda: _features(con, scorecard, as_of, scoped, history)
+    )
+    return store.create_table_as(con, "rules_features", wide)
+
+
+def _features(
+    con: BaseBackend, scorecard: Scorecard, as_of: dt.date, scoped: bool, history: bool
+) -> ir.Table:
+    table = health_features.feature_table(con, as_of, scoped)
+    for name in ["rules_team", "rules_activity", "rules_opportunities"] + (
+        ["rules_health"] if history else []
+    ):
         table = table.left_join(con.table(name), "account_id").drop("account_id_right")
     table = table.mutate(open_opportunities=ibis.coalesce(table.open_opportunities, 0))
     schema = feature_schema(scorecard)
     missing = {n: ibis.null(str(ibis.dtype(kind))) for n, kind in schema.items() if n not in table.columns}
-    return con.create_table("rules_features", table.mutate(**missing).select(*schema), overwrite=True)
+    return table.mutate(**missing).select(*schema)
 
 
 def empty_features(scorecard: Scorecard) -> ir.Table:

@@ -7,8 +7,11 @@ read set-wise. The account attributes the health engine needs are copied here in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 from django.conf import settings
 from ibis.backends import BaseBackend
@@ -130,3 +133,53 @@ def upsert(con: BaseBackend, name: str, data: pa.Table, keys: tuple[str, ...]) -
     con.raw_sql(f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM {incoming} i WHERE {matches})")
     con.insert(name, con.table(incoming))
     con.drop_table(incoming, force=True)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    schema: pa.Schema | None  # None for a scalar
+
+
+_compiled: dict[tuple, Compiled] = {}
+
+
+def compiled(con: BaseBackend, key: tuple, build: Callable[[], ir.Expr]) -> Compiled:
+    """The SQL of the expression `build()` makes, compiled once per process and key.
+
+    Building and compiling a scorecard's or a rule's Ibis expression takes tenths of a second;
+    running it over a handful of accounts takes milliseconds, so re-evaluating one account would
+    otherwise spend almost all its time in Python. The key must name everything the SQL depends
+    on (definitions, date, which tables); values that vary from call to call belong in tables.
+    """
+    full_key = (con.name, *key)
+    found = _compiled.get(full_key)
+    if found is None:
+        if len(_compiled) > 1000:
+            _compiled.clear()
+        expr = build()
+        schema = expr.schema().to_pyarrow() if isinstance(expr, ir.Table) else None
+        found = _compiled[full_key] = Compiled(str(con.compile(expr)), schema)
+    return found
+
+
+def query(con: BaseBackend, compiled: Compiled) -> pa.Table:
+    """Run compiled SQL; the result has the types Ibis gives the expression, whatever the backend."""
+    if con.name == "duckdb":
+        cursor = con.con.execute(compiled.sql)
+        # to_arrow_table since DuckDB 1.4 (fetch_arrow_table warns there); older ones lack it
+        result = cursor.to_arrow_table() if hasattr(cursor, "to_arrow_table") else cursor.fetch_arrow_table()
+    else:
+        result = con.sql(compiled.sql).to_pyarrow()
+    return result.cast(compiled.schema) if compiled.schema is not None else result
+
+
+def scalar(con: BaseBackend, compiled: Compiled):
+    return query(con, compiled).column(0)[0].as_py()
+
+
+def create_table_as(con: BaseBackend, name: str, compiled: Compiled) -> ir.Table:
+    if con.name == "duckdb":
+        con.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {compiled.sql}')
+        return con.table(name)
+    return con.create_table(name, con.sql(compiled.sql), overwrite=True)

@@ -50,7 +50,9 @@ def test_run_history_filters(history, client_as):
     failed = client.get("/rules/runs/?failed=true").context["rows"]
     assert [row["object"].rule for row in failed] == ["Broken"]
     dry = client.get("/rules/runs/?dry_run=true&rule=Upcoming+renewal").context["rows"]
-    assert [(row["object"].rule, row["object"].actions) for row in dry] == [("Upcoming renewal", {"create_cta": 0})]
+    assert [(row["object"].rule, row["object"].actions) for row in dry] == [
+        ("Upcoming renewal", {"create_cta": 0})
+    ]
     assert client.get("/rules/runs/?trigger=nonsense").status_code == 400
     export = client.get("/rules/runs/?export=csv")
     assert b"Rule,Started,Trigger" in b"".join(export.streaming_content)
@@ -67,7 +69,9 @@ def test_rule_detail_and_who_may_run_it(history, client_as):
     response = admin.post(f"/rules/{rule.pk}/run/", {"dry_run": "1"})
     assert response.status_code == 302
     task = DBTaskResult.objects.get(task_path="csops.rules.tasks.run_rules")
-    assert task.args_kwargs["args"] == [["Upcoming renewal"]] and task.args_kwargs["kwargs"]["dry_run"] is True
+    assert (
+        task.args_kwargs["args"] == [["Upcoming renewal"]] and task.args_kwargs["kwargs"]["dry_run"] is True
+    )
     bad = admin.post(f"/rules/{rule.pk}/backtest/", {"days": "0", "step_days": "1"})
     assert bad.status_code == 400 and "greater than or equal to 1" in bad.content.decode()
     assert admin.post(f"/rules/{rule.pk}/backtest/", {"days": "7", "step_days": "1"}).status_code == 302

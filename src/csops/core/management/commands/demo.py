@@ -3,12 +3,13 @@ import secrets
 import threading
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
 from csops.health.models import Backtest, ScoreRun
+from csops.rules.models import RuleBacktest
 
 
 class Command(BaseCommand):
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         if not Backtest.objects.exists():
             call_command("health", "backtest", "--as-of", str(dt.date.today() - dt.timedelta(days=200)),
                          "--horizon", "180d", stdout=self.stderr)
+        self.run_rules()
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
@@ -44,5 +46,15 @@ class Command(BaseCommand):
         self.stdout.write("")
         if not no_serve:
             # The scheduler and task queue run beside the web server, as `csops worker` would.
-            threading.Thread(target=call_command, args=("worker", "--interval", "30"), daemon=True).start()
+            threading.Thread(target=call_command, args=("worker", "--interval", "2"), daemon=True).start()
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)
+
+    def run_rules(self) -> None:
+        """The rule pack raises the demo's CTAs; a backtest replays one rule over the scored dates."""
+        try:
+            call_command("rules", "run", stdout=self.stderr, stderr=self.stderr)
+        except CommandError as exc:
+            self.stderr.write(self.style.WARNING(f"Rules: {exc} (see /rules/runs/)"))
+        if not RuleBacktest.objects.exists():
+            call_command("rules", "backtest", "--rule", "Product health drop", "--days", "85", "--step", "28",
+                         stdout=self.stderr, stderr=self.stderr)

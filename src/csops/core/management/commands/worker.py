@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Run the scheduler and the background task queue (Ctrl-C to stop)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=10.0, help="Seconds between checks.")
+        parser.add_argument("--interval", type=float, default=2.0, help="Seconds between checks.")
         parser.add_argument("--once", action="store_true", help="Fire due schedules, run queued tasks, exit.")
 
     def handle(self, interval, once, **options):

@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from csops.cockpit.actions import seed_ctas, seed_success_plans
+from csops.cockpit.actions import seed_success_plans
 from csops.customers.actions import seed_customers
 from csops.customers.models import Segment
 from csops.customers.synthetic import generate_chunks
@@ -49,10 +49,6 @@ class Command(BaseCommand):
             self.stderr.write(f"  timeline: {activities:,} calls and meetings")
             plans = seed_success_plans(seed=seed)
             self.stderr.write(f"  success plans: {plans:,}")
-            ctas = seed_ctas(seed=seed)
-            self.stderr.write(
-                f"  CTAs: {ctas:,} (at-risk and upcoming renewals, until the rules engine raises them)"
-            )
             outcomes = seed_outcomes(end=dt.date.today(), seed=seed)
             self.stderr.write(f"  outcomes: {outcomes:,} past renewals (renewed, contracted or churned)")
         self.stdout.write(f"Seeded {accounts:,} accounts in {time.monotonic() - started:.1f}s")
