@@ -38,6 +38,10 @@ TEAM_OWNER_COLUMNS = tuple(f"{role}_owner" for role in features.TEAM)
 CODES = {"red": 0, "yellow": 1, "green": 2}
 
 
+# In the order of the fields of Tables after `features`.
+STATE_TABLES = ("rules_ctas", "rules_known_keys", "rules_open_ctas", "rules_recipients", "rules_pool_slots")
+
+
 @dataclass
 class Tables:
     """What a rule is evaluated against: the feature table and the state tables beside it."""
@@ -51,19 +55,7 @@ class Tables:
 
     @classmethod
     def from_store(cls, con: BaseBackend, feature_table: ir.Table) -> Tables:
-        return cls(
-            feature_table,
-            *(
-                con.table(name)
-                for name in (
-                    "rules_ctas",
-                    "rules_known_keys",
-                    "rules_open_ctas",
-                    "rules_recipients",
-                    "rules_pool_slots",
-                )
-            ),
-        )
+        return cls(feature_table, *(con.table(name) for name in STATE_TABLES))
 
     @classmethod
     def empty(cls, scorecard: Scorecard) -> Tables:
@@ -71,17 +63,7 @@ class Tables:
             return ibis.memtable(pa.schema(schema.items()).empty_table())
 
         return cls(
-            features.empty_features(scorecard),
-            *(
-                empty(features.SCHEMAS[name])
-                for name in (
-                    "rules_ctas",
-                    "rules_known_keys",
-                    "rules_open_ctas",
-                    "rules_recipients",
-                    "rules_pool_slots",
-                )
-            ),
+            features.empty_features(scorecard), *(empty(features.SCHEMAS[name]) for name in STATE_TABLES)
         )
 
 
