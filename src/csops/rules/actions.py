@@ -10,7 +10,6 @@ import time
 import traceback
 import urllib.request
 from collections.abc import Callable
-from typing import Any
 
 import pyarrow as pa
 from django.conf import settings
@@ -371,16 +370,6 @@ def alert_failure(result: RuleResult) -> str:
     except Exception as exc:  # the failure is recorded either way; say why the alert was not sent
         told.append(f"alert not sent: {type(exc).__name__}: {exc}")
     return "; ".join(told)[:300] or "no admin has an email address"
-
-
-def result_summary(results: list[RuleResult]) -> dict[str, Any]:
-    return {
-        "rules": len(results),
-        "failed": sum(bool(r.error) for r in results),
-        "actions": {
-            k: sum(r.actions.get(k, 0) for r in results) for k in {k for r in results for k in r.actions}
-        },
-    }
 
 
 # --- schedule and incremental evaluation --------------------------------------------------------------

@@ -19,6 +19,7 @@ from ibis.backends import BaseBackend
 
 from csops.cockpit.models import CtaReason, CtaStatus, CtaType, Playbook
 from csops.core.models import User
+from csops.health.actions import COLOR_CODES
 from csops.health.expressions import FUNCTIONS, Compiler, ExpressionError
 from csops.health.scorecard import Scorecard, fingerprint
 from csops.programs.models import Program
@@ -35,7 +36,6 @@ from csops.rules.definition import (
 )
 
 TEAM_OWNER_COLUMNS = tuple(f"{role}_owner" for role in features.TEAM)
-CODES = {"red": 0, "yellow": 1, "green": 2}
 
 
 # In the order of the fields of Tables after `features`.
@@ -68,7 +68,7 @@ class Tables:
 
 
 def _code(color: ir.StringValue) -> ir.IntegerValue:
-    return ibis.cases(*[(color == name, code) for name, code in CODES.items()], else_=ibis.null("int8"))
+    return ibis.cases(*[(color == name, code) for name, code in COLOR_CODES.items()], else_=ibis.null("int8"))
 
 
 class RuleExpressions(Compiler):

@@ -14,8 +14,6 @@ from typing import Any
 
 from croniter import croniter
 
-from csops.health.expressions import ExpressionError
-
 PRIORITIES = ("low", "medium", "high", "urgent")
 TEAM_ROLES = ("csm", "cse", "ae", "sa", "renewals_manager", "csm_manager")
 SETTABLE_FIELDS = ("lifecycle_stage", "csm_priority")
@@ -273,6 +271,3 @@ def build(data: dict) -> RuleDefinition:
         actions=tuple(_action(a, f"{where}: action {i + 1}") for i, a in enumerate(actions)),
     )
 
-
-def expression_error(where: str, exc: ExpressionError | Exception) -> RuleError:
-    return RuleError(f"{where}: {exc}")
