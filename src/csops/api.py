@@ -5,14 +5,18 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from csops.cockpit.api import router as cockpit_router
 from csops.core.api import AUTH, field_errors
 from csops.customers.api import router as customers_router
+from csops.timeline.api import router as timeline_router
 
 api = NinjaAPI(
     title="csops API", version="1", urls_namespace="api", auth=AUTH,
     description="Bearer tokens come from `csops token create USER`.",
 )
 api.add_router("/", customers_router)
+api.add_router("/", cockpit_router)
+api.add_router("/", timeline_router)
 
 
 @api.exception_handler(ValidationError)

@@ -133,17 +133,28 @@ class Source(models.TextChoices):
     REQUEST = "request", "Request"
 
 
+# Priorities sort by urgency, not alphabetically; an index on this expression serves the sort.
+PRIORITY_RANK = models.Case(
+    *[models.When(priority=value, then=models.Value(rank)) for rank, value in enumerate(Priority.values)],
+    output_field=models.IntegerField(),
+)
+
+
 class Cta(models.Model):
     """A call to action on an account, worked by its owner through the playbook's tasks."""
 
-    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="ctas")
+    # account, type and owner get no index of their own: the composite indexes below lead with
+    # them, and every index slows the rules engine's bulk inserts.
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.CASCADE, related_name="ctas", db_index=False
+    )
     name = models.CharField(max_length=255)
-    type = models.ForeignKey(CtaType, on_delete=models.PROTECT, related_name="ctas")
+    type = models.ForeignKey(CtaType, on_delete=models.PROTECT, related_name="ctas", db_index=False)
     reason = models.ForeignKey(CtaReason, on_delete=models.PROTECT, related_name="ctas")
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
     status = models.ForeignKey(CtaStatus, on_delete=models.PROTECT, related_name="ctas")
     owner = models.ForeignKey(
-        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas"
+        "core.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="ctas", db_index=False
     )
     due_date = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
@@ -171,15 +182,39 @@ class Cta(models.Model):
         ordering = ["due_date", "pk"]
         verbose_name = "CTA"
         indexes = [
+            # My CTAs and the list filtered by owner (or a team's owners), in due order.
             models.Index(fields=["owner", "closed_at", "due_date"]),
             models.Index(fields=["account", "closed_at"]),
+            # The list's default for admins and leaders: every open CTA in due order. Partial, so
+            # millions of closed CTAs cost it nothing.
+            models.Index(
+                fields=["due_date", "id"], condition=models.Q(closed_at__isnull=True), name="cta_open_due"
+            ),
+            # Open CTAs of one type or priority in due order (the common filters).
+            models.Index(fields=["type", "closed_at", "due_date"], name="cta_type_due"),
+            models.Index(fields=["priority", "closed_at", "due_date"], name="cta_priority_due"),
+            # Open CTAs by priority, most urgent first (the list sorts by rank, then id ascending:
+            # read backwards, this index gives exactly that order).
+            models.Index(
+                PRIORITY_RANK, models.F("id").desc(), condition=models.Q(closed_at__isnull=True),
+                name="cta_open_priority",
+            ),
+            # Newest and recently closed first (read backwards: date descending, then id ascending).
+            models.Index(fields=["created_at", "-id"], name="cta_created"),
+            models.Index(fields=["closed_at", "-id"], name="cta_closed"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
-        return self.account.get_absolute_url() + "#ctas"
+        from django.urls import reverse
+
+        return reverse("cockpit:cta_detail", args=[self.pk])
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
@@ -206,6 +241,11 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["cta", "position"]
+        # The tasks API lists a person's open tasks.
+        indexes = [models.Index(fields=["owner", "done_at"], name="task_owner_open")]
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return self.cta.get_absolute_url()

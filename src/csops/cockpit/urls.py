@@ -6,6 +6,8 @@ app_name = "cockpit"
 
 urlpatterns = [
     path("", views.my_ctas, name="my_ctas"),
+    path("ctas/", views.CtaListView.as_view(), name="cta_list"),
+    path("ctas/bulk/", views.cta_bulk, name="cta_bulk"),
     path("ctas/<int:pk>/", views.cta_detail, name="cta_detail"),
     path("ctas/<int:pk>/work/", views.work_cta, name="work_cta"),
     path("accounts/<int:pk>/success-plans/", views.add_success_plan, name="add_success_plan"),

@@ -1,5 +1,6 @@
 from django import forms
 
+from csops.customers.imports import uploadable_kinds
 from csops.customers.models import Account, Contact, Opportunity, SupportTicket
 
 
@@ -48,9 +49,13 @@ class TicketForm(forms.ModelForm):
         widgets = {"account": forms.NumberInput}
 
 
+def _import_kinds() -> list[tuple[str, str]]:
+    # Read when the form is built: other apps register their kinds as they load.
+    return [(kind, kind.title()) for kind in uploadable_kinds()]
+
+
 class ImportForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(k, k.title()) for k in
-                                      ("accounts", "contacts", "opportunities", "tickets")])
+    kind = forms.ChoiceField(choices=_import_kinds)
     file = forms.FileField(help_text="CSV (UTF-8) or Parquet. Rows are matched on their CRM id.")
     partial = forms.BooleanField(
         required=False, label="Import the valid rows even if some rows are bad",

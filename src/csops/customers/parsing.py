@@ -50,6 +50,9 @@ def decimal(*, max_digits: int = 14, places: int = 2, minimum: Decimal | None = 
                 raise ValueError(f"not a number: {value!r}") from None
         if not number.is_finite():
             raise ValueError(f"not a number: {value!r}")
+        # Checked before rounding too: quantizing a huge number overflows the decimal context.
+        if abs(number) >= limit:
+            raise ValueError(f"too large: {value!r}")
         number = number.quantize(Decimal(1).scaleb(-places))
         if abs(number) >= limit:
             raise ValueError(f"too large: {value!r}")

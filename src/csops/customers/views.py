@@ -20,7 +20,7 @@ from csops.customers.filtersets import (
     TicketFilterSet,
 )
 from csops.customers.forms import AccountForm, ContactForm, ImportForm, OpportunityForm, TicketForm
-from csops.customers.imports import ImportFileError, read_csv_bytes, read_rows, validate_rows
+from csops.customers.imports import WRITERS, ImportFileError, read_csv_bytes, read_rows, validate_rows
 from csops.customers.models import Account, Contact, ImportRun, Opportunity, SupportTicket
 from csops.health.forms import HealthUpdateForm
 from csops.health.selectors import account_health
@@ -217,8 +217,9 @@ def import_page(request: HttpRequest) -> HttpResponse:
             validation = validate_rows(kind, header, list(rows))
             error_path = settings.DATA_DIR / "import-errors" / f"{timezone.now():%Y%m%d%H%M%S}.csv"
             error_path.parent.mkdir(exist_ok=True)
-            run = actions.import_records(validation, actor=request.user, file_name=upload.name,
-                                         partial=form.cleaned_data["partial"], error_path=error_path)
+            write = WRITERS.get(kind, actions.import_records)
+            run = write(validation, actor=request.user, file_name=upload.name,
+                        partial=form.cleaned_data["partial"], error_path=error_path)
             context.update(run=run, errors=validation.errors[:200],
                            error_count=len(validation.errors),
                            error_file=error_path.name if validation.errors else None,

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from csops.cockpit.models import Cta
+from csops.core import audit
 from csops.core.actions import create_object
+from csops.core.bulk import paused_gc
 from csops.core.models import User
-from csops.customers.models import Account, Contact
+from csops.customers.actions import ImportRejected, write_error_file
+from csops.customers.imports import CHUNK, Validation
+from csops.customers.models import Account, Contact, ImportRun
 from csops.timeline.models import Activity, ActivityType
 from csops.usage.synthetic import account_fit
 
@@ -26,14 +34,19 @@ def log_activity(
     date: dt.date,
     notes: str = "",
     sentiment: str = "",
-    internal_attendees: list[User] = (),
-    external_attendees: list[Contact] = (),
+    internal_attendees: Sequence[User] = (),
+    external_attendees: Sequence[Contact] = (),
+    cta: Cta | None = None,
+    external_id: str | None = None,
     source: str = "web",
 ) -> Activity:
-    """Log an activity; external attendees must be the account's own contacts."""
+    """Log an activity; external attendees must be the account's own contacts, and a linked CTA
+    must be one of the account's CTAs."""
     strangers = [c for c in external_attendees if c.account_id != account.pk]
     if strangers:
         raise ValidationError({"external_attendees": f"{strangers[0]} is not a contact of {account}."})
+    if cta is not None and cta.account_id != account.pk:
+        raise ValidationError({"cta": f"The CTA {cta.name!r} is on another account, not {account}."})
     activity = create_object(
         Activity,
         actor=author,
@@ -45,10 +58,149 @@ def log_activity(
         date=date,
         notes=notes,
         sentiment=sentiment,
+        cta=cta,
+        external_id=external_id or None,
     )
     activity.internal_attendees.set(internal_attendees)
     activity.external_attendees.set(external_attendees)
     return activity
+
+
+# --- import ----------------------------------------------------------------------------------
+
+IMPORT_BATCH = 1000
+# Import column → model attribute.
+IMPORTED = {
+    "external_id": "external_id",
+    "account": "account_id",
+    "type": "type_id",
+    "subject": "subject",
+    "date": "date",
+    "notes": "notes",
+    "sentiment": "sentiment",
+    "author": "author_id",
+    "cta": "cta_id",
+}
+Attendees = Activity.external_attendees.through
+
+
+@paused_gc
+def import_activities(
+    validation: Validation,
+    *,
+    actor: User | None,
+    file_name: str,
+    partial: bool = False,
+    error_path: Path | None = None,
+    source: str = "import",
+) -> ImportRun:
+    """Upsert validated activity rows by external id, with their customer attendees: all or
+    nothing unless `partial`. Blank cells leave a known activity's value as it was."""
+    started = time.monotonic()
+    if validation.errors and not partial:
+        raise ImportRejected(validation.errors)
+    creates, updates, unchanged = _plan_activities(validation)
+    with transaction.atomic():
+        _write_creates(creates)
+        _write_updates(updates)
+        run = ImportRun.objects.create(
+            kind=validation.kind, file_name=file_name[:255], actor=actor if actor and actor.pk else None,
+            partial=partial, rows=len(validation.rows), created=len(creates), updated=len(updates),
+            unchanged=unchanged, failed=len(validation.bad_lines),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        audit.record_many(
+            [_created_entry(activity, attendees, actor, source) for activity, attendees in creates]
+            + [audit.entry(actor=actor, verb="update", obj=a, changes=changes, source=source)
+               for a, changes, _ in updates]
+        )
+        audit.record(actor=actor, verb="create", obj=run, source=source, changes={
+            "created": [None, run.created], "updated": [None, run.updated], "failed": [None, run.failed],
+        })
+    if validation.errors and error_path is not None:
+        write_error_file(validation, error_path)
+    return run
+
+
+def _plan_activities(validation: Validation) -> tuple[list, list, int]:
+    rows = validation.valid_rows
+    existing = _known_activities([r.values["external_id"] for r in rows])
+    creates: list[tuple[Activity, list[int]]] = []
+    updates: list[tuple[Activity, dict, list[int] | None]] = []
+    unchanged = 0
+    for row in rows:
+        fields = {IMPORTED[k]: v for k, v in row.values.items() if k in IMPORTED}
+        attendees = row.values.get("external_attendees")
+        activity = existing.get(row.values["external_id"])
+        if activity is None:
+            creates.append((Activity(**fields), attendees or []))
+            continue
+        before = audit.snapshot(activity)
+        for name, value in fields.items():
+            setattr(activity, name, value)
+        changes = audit.diff(before, audit.snapshot(activity))
+        if attendees is not None and set(attendees) != activity.attendee_ids:
+            changes["external_attendees"] = (sorted(activity.attendee_ids), sorted(attendees))
+        else:
+            attendees = None
+        if changes:
+            updates.append((activity, changes, attendees))
+        else:
+            unchanged += 1
+    return creates, updates, unchanged
+
+
+def _known_activities(external_ids: list[str]) -> dict[str, Activity]:
+    found: dict[str, Activity] = {}
+    for start in range(0, len(external_ids), CHUNK):
+        chunk = external_ids[start : start + CHUNK]
+        for activity in Activity.objects.filter(external_id__in=chunk):
+            activity.attendee_ids = set()
+            found[activity.external_id] = activity
+        for contact_id, external_id in Attendees.objects.filter(
+            activity__external_id__in=chunk
+        ).values_list("contact_id", "activity__external_id"):
+            found[external_id].attendee_ids.add(contact_id)
+    return found
+
+
+def _write_creates(creates: list[tuple[Activity, list[int]]]) -> None:
+    activities = [activity for activity, _ in creates]
+    Activity.objects.bulk_create(activities, batch_size=IMPORT_BATCH)
+    missing = [a for a in activities if a.pk is None]  # databases that return no ids from a bulk insert
+    if missing:
+        ids = dict(
+            Activity.objects.filter(external_id__in=[a.external_id for a in missing]).values_list(
+                "external_id", "pk"
+            )
+        )
+        for activity in missing:
+            activity.pk = ids[activity.external_id]
+    Attendees.objects.bulk_create(
+        [Attendees(activity_id=a.pk, contact_id=c) for a, people in creates for c in people],
+        batch_size=IMPORT_BATCH,
+    )
+
+
+def _write_updates(updates: list[tuple[Activity, dict, list[int] | None]]) -> None:
+    # Changes are keyed by attribute (account_id…), which bulk_update accepts as well.
+    fields = sorted({name for _, changes, _ in updates for name in changes} - {"external_attendees"})
+    if fields:
+        Activity.objects.bulk_update([a for a, _, _ in updates], fields, batch_size=IMPORT_BATCH)
+    replaced = [(a, people) for a, _, people in updates if people is not None]
+    if replaced:
+        Attendees.objects.filter(activity_id__in=[a.pk for a, _ in replaced]).delete()
+        Attendees.objects.bulk_create(
+            [Attendees(activity_id=a.pk, contact_id=c) for a, people in replaced for c in people],
+            batch_size=IMPORT_BATCH,
+        )
+
+
+def _created_entry(activity: Activity, attendees: list[int], actor: User | None, source: str):
+    changes = {k: [None, v] for k, v in audit.snapshot(activity).items() if v not in (None, "")}
+    if attendees:
+        changes["external_attendees"] = [None, sorted(attendees)]
+    return audit.entry(actor=actor, verb="create", obj=activity, changes=changes, source=source)
 
 
 def seed_activities(*, end: dt.date, seed: int = 1, days: int = 180) -> int:

@@ -8,3 +8,6 @@ class TimelineConfig(AppConfig):
 
     def ready(self) -> None:
         from csops.timeline import config  # noqa: F401  (registers configuration kinds)
+        from csops.timeline.imports import register
+
+        register()

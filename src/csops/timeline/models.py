@@ -34,12 +34,23 @@ class Activity(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="activities"
     )
     external_attendees = models.ManyToManyField("customers.Contact", blank=True, related_name="activities")
+    cta = models.ForeignKey(
+        "cockpit.Cta", null=True, blank=True, on_delete=models.SET_NULL, related_name="activities",
+        verbose_name="CTA", help_text="The call to action this activity worked on.",
+    )
+    external_id = models.CharField(
+        max_length=64, null=True, blank=True, unique=True,
+        help_text="The CRM's id (e.g. a Salesforce Task or Event), for re-imports.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-date", "-id"]
         verbose_name_plural = "activities"
-        indexes = [models.Index(fields=["account", "date"])]
+        indexes = [
+            models.Index(fields=["account", "date"]),
+            models.Index(fields=["date"], name="activity_date"),  # the API's list, newest first
+        ]
 
     def __str__(self) -> str:
         return self.subject

@@ -13,7 +13,7 @@ from csops.timeline.models import Activity
 def account_activities(account, limit: int = 50) -> list[Activity]:
     return list(
         Activity.objects.filter(account=account)
-        .select_related("type", "author")
+        .select_related("type", "author", "cta")
         .prefetch_related(Prefetch("external_attendees", Contact.objects.select_related("persona")))[:limit]
     )
 

@@ -126,9 +126,9 @@ def test_cockpit_pages_work_a_cta(account, risk, users, client_as):
     create_cta(account, actor=None, type=kind, reason=reason, due_date=today + dt.timedelta(days=5),
                name="Later one")
     csm = client_as("csm")
-    piles = csm.get("/cockpit/").context["piles"]
-    assert [c.name for c in piles["overdue"]] == ["Overdue one"]
-    assert [c.name for c in piles["upcoming"]] == ["Later one"]
+    piles = {p.name: p for p in csm.get("/cockpit/").context["piles"]}
+    assert [c.name for c in piles["overdue"].ctas] == ["Overdue one"]
+    assert [c.name for c in piles["upcoming"].ctas] == ["Later one"]
     assert "Overdue one" in client_as("viewer").get(account.get_absolute_url()).content.decode()
     url = f"/cockpit/ctas/{overdue.pk}/work/"
     assert client_as("viewer").post(url, {"verb": "reopen"}).status_code == 403
@@ -139,7 +139,8 @@ def test_cockpit_pages_work_a_cta(account, risk, users, client_as):
     response = csm.post(url, {"verb": "snooze", "until": "not a date", "reason": "x"}, follow=True)
     assert b"Give a date" in response.content
     csm.post(url, {"verb": "snooze", "until": str(today + dt.timedelta(days=7)), "reason": "Holidays"})
-    assert [c.name for c in csm.get("/cockpit/").context["piles"]["snoozed"]] == ["Overdue one"]
+    snoozed = next(p for p in csm.get("/cockpit/").context["piles"] if p.name == "snoozed")
+    assert [c.name for c in snoozed.ctas] == ["Overdue one"]
     wip = CtaStatus.objects.get(name="Work in progress")
     response = csm.post(url, {"verb": "close", "status": wip.pk}, follow=True)
     assert b"not a closed status" in response.content

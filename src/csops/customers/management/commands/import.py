@@ -4,14 +4,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from csops.core.models import User
 from csops.customers.actions import ImportRejected, import_records, write_error_file
-from csops.customers.imports import KINDS, ImportFileError, validate
+from csops.customers.imports import KINDS, WRITERS, ImportFileError, validate
 from csops.usage.actions import import_usage
 
 MAX_SHOWN = 50
 
 
 class Command(BaseCommand):
-    help = "Import accounts, contacts, opportunities, tickets or usage from CSV or Parquet (upsert by id)."
+    help = "Import accounts, contacts, activities, usage and more from CSV or Parquet (upsert by id)."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=KINDS)
@@ -42,8 +42,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"usage: {written} snapshots written, "
                                   f"{len(validation.bad_lines)} rejected")
                 return
-            run = import_records(validation, actor=author, file_name=file.name, partial=partial,
-                                 error_path=error_file)
+            write = WRITERS.get(kind, import_records)
+            run = write(validation, actor=author, file_name=file.name, partial=partial, error_path=error_file)
         except ImportRejected as exc:
             for error in exc.errors[:MAX_SHOWN]:
                 self.stderr.write(f"{file.name}: {error}")
