@@ -1,6 +1,7 @@
 """The REST API under /api/v1/: every error is JSON `{"detail": ...}` with a 4xx status."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
@@ -22,6 +23,15 @@ api.add_router("/", timeline_router)
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
     return api.create_response(request, {"detail": field_errors(exc)}, status=422)
+
+
+@api.exception_handler(DataError)
+def bad_value(request, exc: DataError):
+    # The database refused a value the parsers let through (a NUL character in text on
+    # PostgreSQL, say): bad input, so a 422, not a server error.
+    reason = str(exc).splitlines()[0] if str(exc) else "a value the database cannot store"
+    return api.create_response(request, {"detail": [{"loc": [], "msg": f"Invalid value: {reason}"}]},
+                               status=422)
 
 
 @api.exception_handler(Http404)

@@ -111,6 +111,10 @@ class CtaIn(InputSchema):
     due_date: dt.date | None = None
     playbook: str | None = None
     name: str | None = Field(None, max_length=255, description="Default: '<account> - <reason>'.")
+    dedupe_key: str | None = Field(
+        None, max_length=200,
+        description="Send one to make retries safe: a second create with it returns the first CTA.",
+    )
 
 
 class CtaPatch(InputSchema):
@@ -184,6 +188,7 @@ def create_cta(request: HttpRequest, payload: CtaIn):
         due_date=payload.due_date,
         playbook=named(Playbook, "playbook", payload.playbook) if payload.playbook else None,
         name=payload.name or "",
+        dedupe_key=f"api:{payload.dedupe_key}" if payload.dedupe_key else None,
     )
     return Status(201, get_cta(request, cta.pk))
 

@@ -41,7 +41,11 @@ def log_activity(
     source: str = "web",
 ) -> Activity:
     """Log an activity; external attendees must be the account's own contacts, and a linked CTA
-    must be one of the account's CTAs."""
+    must be one of the account's CTAs. With an external id, logging it again returns the first."""
+    if external_id and (known := Activity.objects.filter(external_id=external_id).first()):
+        if known.account_id != account.pk:
+            raise ValidationError({"external_id": f"{external_id!r} is an activity of another account."})
+        return known
     strangers = [c for c in external_attendees if c.account_id != account.pk]
     if strangers:
         raise ValidationError({"external_attendees": f"{strangers[0]} is not a contact of {account}."})

@@ -215,3 +215,18 @@ def test_list_endpoint_query_count_is_constant(cta, account, client_as, url):
     with CaptureQueriesContext(connection) as large:
         assert len(api.get(url).json()["items"]) > 10
     assert len(large) == len(small) == 4, [q["sql"] for q in large]
+
+
+def test_create_with_a_dedupe_key_is_safe_to_retry(account, client_as):
+    body = {"account": account.external_id, "type": "Risk", "reason": "At-Risk", "dedupe_key": "ticket-42"}
+    first = client_as("csm").post("/api/v1/ctas", content_type=JSON, data=body)
+    again = client_as("csm").post("/api/v1/ctas", content_type=JSON, data=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"] and Cta.objects.count() == 1
+
+
+def test_a_value_the_database_refuses_is_a_422(account, client_as):
+    body = {"account": "A\x00", "type": "Risk\x00", "reason": "At-Risk"}
+    response = client_as("csm").post("/api/v1/ctas", content_type=JSON, data=body)
+    assert response.status_code == 422 and "detail" in response.json()
+    assert not Cta.objects.exists()

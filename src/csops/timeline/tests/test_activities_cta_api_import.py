@@ -304,3 +304,21 @@ def test_upload_page_offers_activities(account, other, client_as):
     response = client.post("/customers/import/", {"kind": "activities", "file": good})
     assert response.status_code == 200 and b"3 created" in response.content
     assert Activity.objects.count() == 3
+
+
+def test_api_create_with_an_external_id_is_safe_to_retry(account, other, client_as):
+    body = {
+        "account": account.external_id,
+        "type": "Email",
+        "subject": "Recap",
+        "date": "2026-11-19",
+        "external_id": "00T-RETRY",
+    }
+    first = client_as("csm").post("/api/v1/activities", content_type=JSON, data=body)
+    again = client_as("csm").post("/api/v1/activities", content_type=JSON, data=body)
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    elsewhere = client_as("csm").post(
+        "/api/v1/activities", content_type=JSON, data={**body, "account": other.external_id}
+    )
+    assert elsewhere.status_code == 422 and elsewhere.json()["detail"][0]["loc"] == ["external_id"]
+    assert Activity.objects.count() == 1
