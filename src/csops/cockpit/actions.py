@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -20,12 +21,14 @@ from csops.cockpit.models import (
     CtaType,
     Objective,
     Playbook,
+    Source,
     SuccessPlan,
     Task,
 )
 from csops.core import audit
 from csops.core.actions import create_object, update_object
-from csops.core.models import User
+from csops.core.bulk import insert_rows
+from csops.core.models import AuditEntry, User
 from csops.core.permissions import has_perm
 from csops.customers.models import Account
 from csops.usage.synthetic import account_fit
@@ -449,50 +452,6 @@ def reopen_task(task: Task, *, actor: User | None) -> Task:
     return task
 
 
-def seed_ctas(*, seed: int = 1) -> int:
-    """Demo CTAs until the rules engine raises them: At-Risk for red sentiment, Upcoming Renewal
-    for renewals within four months. Raised through `create_cta`, so re-running adds nothing."""
-
-    rng = random.Random(seed)
-    today = timezone.localdate()
-    risk = CtaType.objects.filter(name="Risk").first()
-    renewal = CtaType.objects.filter(name="Renewal").first()
-    plans = {p.name: p for p in Playbook.objects.all()}
-    made = 0
-    accounts = Account.objects.select_related("csm", "cse").exclude(csm=None)
-    for account in accounts.filter(csm_sentiment="red"):
-        if risk:
-            _, created = create_cta(
-                account,
-                actor=None,
-                type=risk,
-                reason=risk.reasons.get(name="At-Risk"),
-                priority="high",
-                playbook=plans.get("Account Triage"),
-                source="rule",
-                source_ref="demo: at-risk",
-                dedupe_key=f"demo:at-risk:{account.pk}",
-                due_date=today + dt.timedelta(days=rng.randint(-5, 10)),
-            )
-            made += created
-    upcoming = accounts.filter(renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=120))
-    for account in upcoming:
-        if renewal:
-            _, created = create_cta(
-                account,
-                actor=None,
-                type=renewal,
-                reason=renewal.reasons.get(name="Upcoming Renewal"),
-                playbook=plans.get("Upcoming Renewal"),
-                source="rule",
-                source_ref="demo: upcoming renewal",
-                dedupe_key=f"demo:renewal:{account.pk}:{account.renewal_date}",
-                due_date=account.renewal_date - dt.timedelta(days=30),
-            )
-            made += created
-    return made
-
-
 # --- CTAs raised in bulk (rules) ------------------------------------------------------------------
 
 RAISE_BATCH = 2000
@@ -518,79 +477,75 @@ def raise_ctas(
     """Raise many CTAs with their playbook tasks, a batch per transaction; returns how many were new.
 
     Each row has account_id, name, owner_id, due_date, dedupe_key and the account team's owner ids
-    (csm_owner, cse_owner…). A row whose dedupe key exists is skipped by the database itself, so a
-    re-run, or another runner racing this one, never makes a duplicate; the CTAs this call
-    inserted are told apart by their rule run.
+    (csm_owner, cse_owner…). A row whose dedupe key exists is left out by the database itself, so a
+    re-run, or another runner racing this one, never makes a duplicate; only the CTAs this call
+    inserted get tasks and an audit entry.
     """
     if reason.type_id != type.pk:
         raise ValidationError({"reason": f"{reason.name!r} is not a reason of {type.name!r}."})
-    status = open_status(type)
+    fixed = {
+        "type_id": type.pk,
+        "reason_id": reason.pk,
+        "priority": priority,
+        "status_id": open_status(type).pk,
+        "playbook_id": playbook.pk if playbook else None,
+        "source": Source.RULE,
+        "source_ref": source_ref,
+        "rule_run_id": rule_run_id,
+    }
+    columns = ("account_id", "name", "owner_id", "due_date", "dedupe_key")
     today = timezone.localdate()
+    cta_type = ContentType.objects.get_for_model(Cta).pk
     created = 0
     for start in range(0, len(rows), RAISE_BATCH):
         batch = rows[start : start + RAISE_BATCH]
         with transaction.atomic():
-            Cta.objects.bulk_create(
-                [
-                    Cta(
-                        account_id=row["account_id"],
-                        name=row["name"],
-                        type=type,
-                        reason=reason,
-                        priority=priority,
-                        status=status,
-                        owner_id=row["owner_id"],
-                        due_date=row["due_date"],
-                        playbook=playbook,
-                        source="rule",
-                        source_ref=source_ref,
-                        dedupe_key=row["dedupe_key"],
-                        rule_run_id=rule_run_id,
-                    )
-                    for row in batch
-                ],
-                ignore_conflicts=True,
-            )
-            ours = dict(
-                Cta.objects.filter(
-                    dedupe_key__in=[row["dedupe_key"] for row in batch], rule_run_id=rule_run_id
-                ).values_list("dedupe_key", "pk")
-            )
-            if playbook is not None:
-                Task.objects.bulk_create(_tasks_for(batch, ours, playbook, today), batch_size=RAISE_BATCH)
-            audit.record_many(
-                audit.entry(
-                    actor=None,
-                    verb="create",
-                    obj=Cta(pk=ours[row["dedupe_key"]], name=row["name"]),
-                    source="rule",
-                    changes={"name": [None, row["name"]], "rule": [None, source_ref]},
+            new = dict(
+                (key, pk)
+                for pk, key in insert_rows(
+                    Cta,
+                    [{**fixed, **{c: row[c] for c in columns}} for row in batch],
+                    skip_conflicts_on="dedupe_key",
+                    returning=("id", "dedupe_key"),
                 )
-                for row in batch
-                if row["dedupe_key"] in ours
             )
-        created += len(ours)
+            mine = [(new[row["dedupe_key"]], row) for row in batch if row["dedupe_key"] in new]
+            if playbook is not None:
+                insert_rows(Task, _tasks_for(mine, playbook, today))
+            insert_rows(
+                AuditEntry,
+                [
+                    {
+                        "verb": "create",
+                        "content_type_id": cta_type,
+                        "object_id": str(pk),
+                        "object_repr": row["name"][:200],
+                        "changes": {"name": [None, row["name"]], "rule": [None, source_ref]},
+                        "source": "rule",
+                    }
+                    for pk, row in mine
+                ],
+            )
+        created += len(mine)
     return created
 
 
-def _tasks_for(rows: list[dict], ours: dict[str, int], playbook: Playbook, today: dt.date) -> list[Task]:
-    tasks = []
-    for row in rows:
-        cta_id = ours.get(row["dedupe_key"])
-        if cta_id is None:
-            continue
-        for index, step in enumerate(playbook.tasks):
-            role = step.get("owner", "cta_owner")
-            tasks.append(
-                Task(
-                    cta_id=cta_id,
-                    name=step["name"],
-                    position=index,
-                    owner_id=row["owner_id"] if role == "cta_owner" else row.get(TASK_OWNER_COLUMNS[role]),
-                    due_date=today + dt.timedelta(days=step.get("due_in_days", 0)),
-                )
-            )
-    return tasks
+def _tasks_for(ctas: list[tuple[int, dict]], playbook: Playbook, today: dt.date) -> list[dict]:
+    steps = [
+        (i, s["name"], s.get("owner", "cta_owner"), today + dt.timedelta(days=s.get("due_in_days", 0)))
+        for i, s in enumerate(playbook.tasks)
+    ]
+    return [
+        {
+            "cta_id": cta_id,
+            "name": name,
+            "position": index,
+            "owner_id": row["owner_id"] if role == "cta_owner" else row.get(TASK_OWNER_COLUMNS[role]),
+            "due_date": due,
+        }
+        for cta_id, row in ctas
+        for index, name, role, due in steps
+    ]
 
 
 def close_ctas_by_rule(cta_ids: list[int], *, status: CtaStatus, rule: str) -> int:

@@ -131,7 +131,7 @@ def _describe(exc: Exception) -> str:
 
 def _planned(action, rows: pa.Table) -> int:
     if isinstance(action, Enrol):
-        return rows.num_rows - rows["skip"].null_count if rows.num_rows else 0
+        return rows["skip"].null_count  # rows without a reason to skip them
     return rows.num_rows
 
 

@@ -149,12 +149,3 @@ def test_cockpit_pages_work_a_cta(account, risk, users, client_as):
     assert overdue.closed_at is not None
     page = csm.get(f"/cockpit/ctas/{overdue.pk}/")
     assert page.status_code == 200 and b"Reopen" in page.content
-
-
-def test_demo_ctas_are_raised_once(seeded):
-    from csops.cockpit.actions import seed_ctas
-
-    made = seed_ctas(seed=3)
-    assert made == Cta.objects.count()
-    assert seed_ctas(seed=3) == 0 and Cta.objects.count() == made
-    assert all(c.tasks.exists() for c in Cta.objects.all())

@@ -276,3 +276,59 @@ def test_unknown_rule_and_bad_options_fail_clearly(config):
     with pytest.raises(CommandError, match="backtest: give one --rule"):
         call_command("rules", "backtest")
     assert not RuleResult.objects.exists()
+
+
+def test_raising_the_same_rows_again_adds_nothing_even_in_the_same_run(make_account):
+    accounts = [make_account() for _ in range(3)]
+    renewal = CtaType.objects.get(name="Renewal")
+    playbook = Playbook.objects.get(name="Upcoming Renewal")
+    rows = [
+        {
+            "account_id": a.pk,
+            "name": a.name,
+            "owner_id": a.csm_id,
+            "due_date": TODAY,
+            "dedupe_key": f"k:{a.pk}",
+        }
+        for a in accounts
+    ]
+    run = RuleRun.objects.create(as_of=TODAY)
+    options = dict(
+        type=renewal,
+        reason=renewal.reasons.get(),
+        priority="high",
+        playbook=playbook,
+        source_ref="mine",
+        rule_run_id=run.pk,
+    )
+    assert raise_ctas(rows, **options) == 3
+    assert raise_ctas(rows, **options) == 0
+    assert Cta.objects.count() == 3 and Task.objects.count() == 3 * len(playbook.tasks)
+    assert AuditEntry.objects.filter(source="rule").count() == 3
+    cta = Cta.objects.get(account=accounts[0])
+    assert (cta.priority, cta.status.name, cta.source, cta.rule_run, cta.snooze_reason) == (
+        "high",
+        "New",
+        "rule",
+        run,
+        "",
+    )
+    assert cta.created_at is not None and cta.tasks.get(position=1).owner is None  # renewals manager unset
+
+
+def test_dry_run_counts_enrolments_without_the_skipped(make_account, contact_for, put_health):
+    from csops.customers.models import Segment
+
+    Rule.objects.exclude(name="90 day low licence utilisation journey").update(enabled=False)
+    scale = Segment.objects.get(name="Scale")
+    accounts = [make_account(segment=scale, contract_start=TODAY - dt.timedelta(days=120)) for _ in range(3)]
+    contact_for(accounts[0], "GitLab Admin")
+    contact_for(accounts[1], "Sold-to", email_opt_out=True)  # accounts[2] has no recipient at all
+    for account in accounts:
+        put_health(account, TODAY, license_utilization=(0.5, "yellow"))
+    result = run_rules(as_of=TODAY, dry_run=True).results.get()
+    assert result.audience == 3 and result.actions == {"enrol": 1}
+    skips = sorted(str(row["skip"]) for row in result.sample[0]["rows"])
+    assert skips == ["None", "no recipient", "opted out"]
+    assert run_rules(as_of=TODAY).results.get().actions == {"enrol": 1}
+    assert Enrolment.objects.get().account == accounts[0]
