@@ -872,28 +872,6 @@ def prepare_app_database(con) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class _KeptPlan:
-    def __init__(self, expression, kept: list):
-        self.expression, self.kept = expression, kept
-
-    def to_pyarrow(self) -> pa.Table:
-        self.kept.append(self.expression.to_pyarrow())
-        return self.kept[-1]
-
-
-class _Keeping:
-    """Stands in for a CompiledRule in `RuleRunner.act`: the same plans; each one's rows are kept."""
-
-    def __init__(self, compiled, kept: dict):
-        self._compiled, self._kept = compiled, kept
-
-    def __getattr__(self, name: str):
-        return getattr(self._compiled, name)
-
-    def plan(self, index: int) -> _KeptPlan:
-        return _KeptPlan(self._compiled.plan(index), self._kept.setdefault(self._compiled.name, []))
-
-
 def runner_class():
     from csops.rules.actions import RuleRunner
 
@@ -904,12 +882,9 @@ def runner_class():
             super().__init__(*args, **kwargs)
             self.kept: dict[str, list[pa.Table]] = {}
 
-        def act(self, *args) -> None:
-            if isinstance(args[2], pa.Table):  # act(rule name, action, rows, result): rows made by evaluate
-                self.kept.setdefault(args[0], []).append(args[2])
-                return super().act(*args)
-            compiled, index, action, result = args  # act(compiled rule, index, ...) runs the plan itself
-            return super().act(_Keeping(compiled, self.kept), index, action, result)
+        def act(self, rule_name: str, action, rows: pa.Table, result) -> None:
+            self.kept.setdefault(rule_name, []).append(rows)
+            return super().act(rule_name, action, rows, result)
 
     return KeepingRunner
 
