@@ -30,6 +30,7 @@ from csops.core.actions import create_object, update_object
 from csops.core.bulk import insert_rows
 from csops.core.models import AuditEntry, User
 from csops.core.permissions import has_perm
+from csops.core.signals import account_data_changed
 from csops.customers.models import Account
 from csops.usage.synthetic import account_fit
 
@@ -206,6 +207,7 @@ def create_cta(
                 source=source,
                 changes={"name": [None, cta.name], "type": [None, type.name], "reason": [None, reason.name]},
             )
+            account_data_changed.send(sender=Cta, account_ids=[account.pk])
     except IntegrityError:
         if dedupe_key:
             return Cta.objects.get(dedupe_key=dedupe_key), False
@@ -300,6 +302,7 @@ def _write(ctas: list[Cta], fields: dict[str, Any], *, actor: User | None, sourc
     if ctas:
         Cta.objects.filter(pk__in=[c.pk for c in ctas]).update(**fields)
         audit.record_many(entries)
+        account_data_changed.send(sender=Cta, account_ids=sorted({c.account_id for c in ctas}))
     return len(ctas)
 
 

@@ -91,3 +91,15 @@ def test_a_large_burst_becomes_one_full_pass(only_renewals, make_account, monkey
     outcome = evaluate_pending()
     assert outcome["accounts"] == 3 and RuleRun.objects.get().scope is None
     assert Cta.objects.count() == 4 and not PendingEvaluation.objects.exists()
+
+
+def test_closing_ctas_in_bulk_marks_their_accounts(only_renewals, make_account, team):
+    from csops.cockpit.actions import bulk_close_ctas, create_cta
+    from csops.cockpit.models import CtaStatus, CtaType
+
+    account = make_account()
+    risk = CtaType.objects.get(name="Risk")
+    cta, _ = create_cta(account, actor=None, type=risk, reason=risk.reasons.get(name="At-Risk"))
+    PendingEvaluation.objects.all().delete()
+    bulk_close_ctas([cta.pk], actor=team["admin"], status=CtaStatus.objects.get(name="Closed Success"))
+    assert list(PendingEvaluation.objects.values_list("account_id", flat=True)) == [account.pk]
