@@ -4,7 +4,8 @@
     python scripts/screenshots.py --url http://127.0.0.1:8765 --password <password>
 
 Writes accounts.png, accounts-filtered.png, account-360.png, account-health.png, import.png,
-config.png, health-dashboard.png and backtest.png
+config.png, health-dashboard.png, backtest.png, rules.png, rule.png, rule-runs.png,
+rule-backtest.png, ctas.png (as the admin) and my-ctas.png, cta.png (as the CSM --csm)
 into --out (docs/screenshots by default). Never downloads a browser.
 """
 
@@ -29,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of csops")
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", required=True)
+    parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     return parser.parse_args(argv)
 
@@ -104,6 +106,20 @@ def main(argv: list[str] | None = None) -> None:
             page.goto("/health/backtests/")
             backtest = page.locator("table.list tbody a").first.get_attribute("href")
             shoot(page, backtest, args.out, "backtest.png")
+
+            shoot(page, "/rules/", args.out, "rules.png")
+            page.get_by_role("link", name="Product health drop").click()
+            capture(page, args.out, "rule.png")
+            rule_backtest = page.locator("#h-backtests + ul a").first.get_attribute("href")
+            shoot(page, rule_backtest, args.out, "rule-backtest.png")
+            shoot(page, "/rules/runs/?sort=started_at", args.out, "rule-runs.png")  # the first run's CTAs
+            shoot(page, "/cockpit/ctas/?state=open", args.out, "ctas.png")
+
+            context.clear_cookies()
+            log_in(page, args.csm, args.password)
+            shoot(page, "/cockpit/", args.out, "my-ctas.png")
+            page.locator("main table a[href*='/cockpit/ctas/']").first.click()
+            capture(page, args.out, "cta.png")
         finally:
             browser.close()
 

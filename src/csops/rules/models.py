@@ -101,8 +101,8 @@ class RuleResult(models.Model):
 
     @property
     def actions_text(self) -> str:
-        done = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in self.actions.items())
-        return done or "—"
+        done = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in self.actions.items() if n)
+        return done or ("nothing new" if self.actions else "—")
 
 
 class RuleEffect(models.Model):

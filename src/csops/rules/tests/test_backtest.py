@@ -41,5 +41,5 @@ def test_backtest_replays_each_day_from_history(make_account, put_health, capsys
     )
     assert outcomes["picked_lost_rate"] == 1.0 and outcomes["base_lost_rate"] == 0.5
     call_command("rules", "backtest", "--rule", rule.name, "--days", "2", "--as-of", str(day(-1)))
-    assert "1 in the audience on day 1, 1 entered later, 2 accounts in all" in capsys.readouterr().out
+    assert "1 in the audience on day 1, 1 entries later, 2 accounts in all" in capsys.readouterr().out
     assert RuleBacktest.objects.count() == 2

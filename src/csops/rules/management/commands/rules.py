@@ -101,7 +101,7 @@ class Command(BaseCommand):
         data = report.report
         self.stdout.write(
             f"Backtest {report.pk}: {rule.name} over {days} days to {report.as_of}: "
-            f"{data['at_start']:,} in the audience on day 1, {data['entered']:,} entered later, "
+            f"{data['at_start']:,} in the audience on day 1, {data['entered']:,} entries later, "
             f"{data['accounts']:,} accounts in all "
             f"({report.seconds:.1f}s)"
         )
