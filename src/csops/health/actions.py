@@ -284,17 +284,18 @@ def score_accounts(
     scorecard = scorecard or active_scorecard()
     started = time.monotonic()
     con = store.connect()
-    scores = compute_scores(con, scorecard, as_of, account_ids)
-    if account_ids is not None and not _same_shape(con, scores):
-        return score_accounts(as_of=as_of, scorecard=scorecard)  # a new scorecard: score everyone
-    changed = _changed(con, scores)
-    if changed.num_rows:
-        store.append(con, "health_history", history_rows(changed, scorecard, as_of), HISTORY_SCHEMA)
-        _write_back(changed, scorecard, as_of)
-    if account_ids is None:
-        store.replace_table(con, "health_current", scores)
-    else:
-        store.upsert(con, "health_current", scores, keys=("account_id",))
+    with store.exclusive(con):
+        scores = compute_scores(con, scorecard, as_of, account_ids)
+        if account_ids is not None and not _same_shape(con, scores):
+            return score_accounts(as_of=as_of, scorecard=scorecard)  # a new scorecard: score everyone
+        changed = _changed(con, scores)
+        if changed.num_rows:
+            store.append(con, "health_history", history_rows(changed, scorecard, as_of), HISTORY_SCHEMA)
+            _write_back(changed, scorecard, as_of)
+        if account_ids is None:
+            store.replace_table(con, "health_current", scores)
+        else:
+            store.upsert(con, "health_current", scores, keys=("account_id",))
     return ScoreRun.objects.create(
         as_of=as_of,
         scorecard=scorecard.name,
@@ -344,7 +345,9 @@ def seed_outcomes(*, end: dt.date, seed: int = 1) -> int:
 def run_backtest(*, as_of: dt.date, horizon_days: int, scorecard: Scorecard | None = None) -> Backtest:
     """Score every account as of a past date (nothing current is touched) and record the report."""
     scorecard = scorecard or active_scorecard()
-    scores = compute_scores(store.connect(), scorecard, as_of)
+    con = store.connect()
+    with store.exclusive(con):
+        scores = compute_scores(con, scorecard, as_of)
     report = backtest.evaluate(scores, scorecard, as_of, horizon_days)
     return Backtest.objects.create(
         as_of=as_of,

@@ -164,16 +164,17 @@ def run_rules(
     )
     started = time.monotonic()
     runner = RuleRunner(run, active_scorecard(), progress)
-    try:
-        runner.prepare(account_ids)
-    except Exception as exc:
-        _fail_all(run, rules, exc)
-    else:
-        scope = "every account" if run.scope is None else f"{run.scope:,} account(s)"
-        progress(f"Features of {scope} ready in {time.monotonic() - started:.1f}s")
-        for rule in rules:
-            result = runner.evaluate(rule)
-            progress(_line(result, dry_run))
+    with store.exclusive(runner.con):
+        try:
+            runner.prepare(account_ids)
+        except Exception as exc:
+            _fail_all(run, rules, exc)
+        else:
+            scope = "every account" if run.scope is None else f"{run.scope:,} account(s)"
+            progress(f"Features of {scope} ready in {time.monotonic() - started:.1f}s")
+            for rule in rules:
+                result = runner.evaluate(rule)
+                progress(_line(result, dry_run))
     run.seconds = round(time.monotonic() - started, 3)
     run.save(update_fields=["seconds"])
     return run

@@ -57,7 +57,8 @@ def backtest_rule(
     previous: set[int] | None = None
     day = first
     while day <= as_of:
-        matched = _matched(compiled_for, day)
+        with store.exclusive(con):
+            matched = _matched(compiled_for, day)
         entered = matched if previous is None else matched - previous
         for account_id in entered:
             fired_on.setdefault(account_id, day)

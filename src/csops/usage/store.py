@@ -7,7 +7,8 @@ read set-wise. The account attributes the health engine needs are copied here in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ibis
@@ -91,6 +92,28 @@ def _open(url: str) -> BaseBackend:
     raise ValueError(
         f"CSOPS_ANALYTICS_URL: unsupported store {url!r} (use duckdb://, postgres:// or spark://)"
     )
+
+
+_work = threading.RLock()
+
+
+@contextmanager
+def exclusive(con: BaseBackend) -> Iterator[None]:
+    """One scoring or rule run at a time on a store: runs share working tables (the synced
+    accounts, the features). A DuckDB file belongs to one process, so a lock in the process
+    serialises them; a PostgreSQL store takes an advisory lock, which serialises workers too."""
+    with _work:
+        if con.name != "postgres":
+            yield
+            return
+        con.raw_sql(f"SELECT pg_advisory_lock({WORK_LOCK})").close()
+        try:
+            yield
+        finally:
+            con.raw_sql(f"SELECT pg_advisory_unlock({WORK_LOCK})").close()
+
+
+WORK_LOCK = 7_263_101  # an arbitrary number, the same in every csops process
 
 
 def close_all() -> None:

@@ -332,3 +332,39 @@ def test_dry_run_counts_enrolments_without_the_skipped(make_account, contact_for
     assert skips == ["None", "no recipient", "opted out"]
     assert run_rules(as_of=TODAY).results.get().actions == {"enrol": 1}
     assert Enrolment.objects.get().account == accounts[0]
+
+
+def test_two_whole_runs_at_once_raise_each_cta_once(transactional_db, make_account):
+    """Two runners (threads, each with its own database and store connection) run every rule at
+    once: they take turns on the store, and the database refuses the second of any CTA."""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race is meaningful on PostgreSQL (run in CI)")
+    Rule.objects.exclude(name__in=["Upcoming renewal", "At-risk: red CSM sentiment"]).update(enabled=False)
+    for i in range(10):
+        make_account(renewal_date=TODAY + dt.timedelta(days=20 + i), csm_sentiment="red")
+    barrier, runs, errors = threading.Barrier(2), [], []
+
+    def runner() -> None:
+        from django.db import connections
+
+        from csops.usage import store
+
+        try:
+            barrier.wait()
+            runs.append(run_rules(as_of=TODAY))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            store.close_all()
+            connections.close_all()
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(runs) == 2
+    assert all(result.error == "" for run in runs for result in run.results.all())
+    assert Cta.objects.count() == 20 and Task.objects.count() == 10 * (2 + 4)
+    created = sorted(sum(r.actions.get("create_cta", 0) for r in run.results.all()) for run in runs)
+    assert created == [0, 20]
