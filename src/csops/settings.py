@@ -136,20 +136,17 @@ CSOPS_BASE_URL = os.environ.get("CSOPS_BASE_URL", "http://127.0.0.1:8000")
 CSOPS_INCREMENTAL_RULES = os.environ.get("CSOPS_INCREMENTAL_RULES", "1") == "1"
 CSOPS_SLACK_WEBHOOK_URL = os.environ.get("CSOPS_SLACK_WEBHOOK_URL", "")
 
-# Email: SMTP when CSOPS_SMTP_HOST is set; otherwise each message is written to a file under the
-# data directory, so the embedded default sends nothing anywhere.
-EMAIL_HOST = os.environ.get("CSOPS_SMTP_HOST", "")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = int(os.environ.get("CSOPS_SMTP_PORT", "25"))
-    EMAIL_HOST_USER = os.environ.get("CSOPS_SMTP_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("CSOPS_SMTP_PASSWORD", "")
-    EMAIL_USE_TLS = os.environ.get("CSOPS_SMTP_STARTTLS", "") == "1"
-    EMAIL_USE_SSL = os.environ.get("CSOPS_SMTP_SSL", "") == "1"
-    EMAIL_TIMEOUT = 20
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = DATA_DIR / "mail"
+# Email: every message goes through the outbox, delivered over SMTP by the worker. The default
+# is a server on loopback port 1025, where `csops demo` runs its own mail catcher.
+EMAIL_HOST = os.environ.get("CSOPS_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("CSOPS_SMTP_PORT", "1025"))
+EMAIL_HOST_USER = os.environ.get("CSOPS_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("CSOPS_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("CSOPS_SMTP_STARTTLS", "") == "1"
+EMAIL_USE_SSL = os.environ.get("CSOPS_SMTP_SSL", "") == "1"
+EMAIL_TIMEOUT = 20
+# A message whose delivery began this long ago without an outcome is marked unknown, never resent.
+CSOPS_OUTBOX_STALE_SECONDS = int(os.environ.get("CSOPS_OUTBOX_STALE_SECONDS", "600"))
 DEFAULT_FROM_EMAIL = os.environ.get("CSOPS_MAIL_FROM", "csops@localhost")
 
 STATIC_URL = "static/"

@@ -91,6 +91,9 @@ def dump_object(kind: ConfigKind, obj: models.Model) -> dict[str, Any]:
         model_field = kind.model._meta.get_field(name)
         if model_field.many_to_many:
             data[name] = sorted(str(o) for o in getattr(obj, name).all()) if obj.pk else []
+        elif model_field.many_to_one:
+            related = getattr(obj, name)
+            data[name] = getattr(related, _natural_key(model_field)) if related is not None else None
         else:
             data[name] = plain(getattr(obj, name))
     for name, child in kind.children.items():
@@ -99,6 +102,12 @@ def dump_object(kind: ConfigKind, obj: models.Model) -> dict[str, Any]:
     if hasattr(obj, "position"):
         data["position"] = obj.position
     return data
+
+
+def _natural_key(model_field) -> str:
+    """How a configuration file names a related object: its name, or a person's username."""
+    related = model_field.related_model
+    return "name" if any(f.name == "name" for f in related._meta.fields) else related.USERNAME_FIELD
 
 
 def read_directory(directory: Path) -> dict[str, list[dict[str, Any]]]:
@@ -212,6 +221,9 @@ class _Applier:
             if model_field.many_to_many:
                 many[name] = self.resolve_names(model_field, value or [], where, name)
                 continue
+            if model_field.many_to_one:
+                setattr(obj, model_field.attname, self.resolve_one(model_field, value, where, name))
+                continue
             if value is None:
                 value = model_field.get_default()
             try:
@@ -229,6 +241,17 @@ class _Applier:
             getattr(obj, name).set(related)
         for name, child in kind.children.items():
             self.assign_children(obj, child, item.get(name) or [], where, name)
+
+    @staticmethod
+    def resolve_one(model_field, value, where: str, name: str) -> int | None:
+        if value in (None, ""):
+            return None
+        key = _natural_key(model_field)
+        found = model_field.related_model.objects.filter(**{key: value}).values_list("pk", flat=True).first()
+        if found is None:
+            what = model_field.related_model._meta.verbose_name
+            raise ConfigError(f"{where}: {name}: unknown {what} {value!r}")
+        return found
 
     @staticmethod
     def resolve_names(model_field, names: list, where: str, name: str) -> list:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import pyarrow as pa
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from csops.health.actions import score_accounts
 from csops.health.scorecard import Scorecard, fingerprint
 from csops.health.selectors import active_scorecard
 from csops.programs.actions import enrol_contacts
+from csops.programs.outbox import queue_plain
 from csops.rules import features
 from csops.rules.compiler import CompiledRule, Tables, compile_rule
 from csops.rules.definition import (
@@ -284,7 +284,7 @@ def _apply_notify(rule: str, action: Notify, rows: pa.Table, run: RuleRun) -> tu
         claimed = set(_record_effects(rule, "notify", rows, run, key="key"))
         mine = rows.filter(pa.array([k in claimed for k in rows["key"].to_pylist()], pa.bool_()))
         if mine.num_rows:
-            send_notification(rule, action, mine)
+            send_notification(rule, action, mine, key=f"notify:{rule}:{run.pk}")
     return mine.num_rows, rows.num_rows - mine.num_rows
 
 
@@ -307,7 +307,7 @@ def _account_lines(names: list[str], ids: list[int]) -> str:
     )
 
 
-def send_notification(rule: str, action: Notify, rows: pa.Table) -> None:
+def send_notification(rule: str, action: Notify, rows: pa.Table, key: str) -> None:
     """One message per recipient listing the accounts that newly matched (a digest, not a flood)."""
     names, ids = rows["account_name"].to_pylist(), rows["account_id"].to_pylist()
     subject = action.subject.format(rule=rule, count=rows.num_rows)
@@ -335,7 +335,7 @@ def send_notification(rule: str, action: Notify, rows: pa.Table) -> None:
     for recipients, account_names, account_ids in messages:
         lines = _account_lines(account_names, account_ids)
         body = f"Rule {rule!r} matched {len(account_names)} account(s):\n\n{lines}\n"
-        send_mail(subject, body, None, recipients)
+        queue_plain(key=key, kind="notification", to=recipients, subject=subject, text=body)
 
 
 def admin_emails() -> list[str]:
@@ -363,7 +363,7 @@ def alert_failure(result: RuleResult) -> str:
     try:
         recipients = admin_emails()
         if recipients:
-            send_mail(subject, body, None, recipients)
+            queue_plain(key=f"alert:{result.pk}", kind="alert", to=recipients, subject=subject, text=body)
             told.append(f"emailed {len(recipients)} admin(s)")
         if settings.CSOPS_SLACK_WEBHOOK_URL:
             post_to_slack(f"{subject}: {result.error}")

@@ -18,7 +18,7 @@ from csops.cockpit.models import Cta, CtaType, Playbook, Task
 from csops.core import scheduler
 from csops.core.configuration import ConfigError, apply_configuration, default_directory
 from csops.core.models import AuditEntry, ScheduleFiring
-from csops.programs.models import Enrolment
+from csops.programs.models import Enrolment, OutboxMessage
 from csops.rules.actions import run_rules
 from csops.rules.models import Rule, RuleEffect, RuleResult, RuleRun
 from csops.rules.tests.conftest import TODAY
@@ -50,7 +50,7 @@ def state() -> tuple:
     )
 
 
-def test_running_twice_leaves_the_same_state(make_account, contact_for, team, mailoutbox):
+def test_running_twice_leaves_the_same_state(make_account, contact_for, team):
     Rule.objects.exclude(name__in=["Upcoming renewal", "At-risk: red CSM sentiment"]).update(enabled=False)
     accounts = [
         make_account(renewal_date=TODAY + dt.timedelta(days=30 + i), csm_sentiment="red") for i in range(5)
@@ -68,7 +68,8 @@ def test_running_twice_leaves_the_same_state(make_account, contact_for, team, ma
         "Upcoming renewal": {"create_cta": 0},
         "At-risk: red CSM sentiment": {"create_cta": 0, "notify": 0},
     }
-    assert len(mailoutbox) == 1 and all(a.name in mailoutbox[0].body for a in accounts)
+    [message] = OutboxMessage.objects.all()
+    assert all(a.name in message.text for a in accounts)
     renewal = Cta.objects.filter(source_ref="Upcoming renewal").first()
     assert renewal.rule_run == first and renewal.owner == team["csm"]
     assert AuditEntry.objects.filter(object_id=str(renewal.pk), source="rule", verb="create").count() == 1
@@ -98,7 +99,7 @@ def test_a_closed_cta_is_not_raised_again_while_the_cooldown_lasts(make_account)
     ]
 
 
-def test_dry_run_lists_without_writing(make_account, mailoutbox, capsys):
+def test_dry_run_lists_without_writing(make_account, capsys):
     Rule.objects.exclude(name="Upcoming renewal").update(enabled=False)
     account = make_account(renewal_date=TODAY + dt.timedelta(days=40))
     before = (state(), AuditEntry.objects.count())
@@ -110,14 +111,14 @@ def test_dry_run_lists_without_writing(make_account, mailoutbox, capsys):
         row["account_id"] == account.pk
         and row["name"] == f"{account.name} - Renewal on {account.renewal_date}"
     )
-    assert (state(), AuditEntry.objects.count()) == before and mailoutbox == []
+    assert (state(), AuditEntry.objects.count()) == before and not OutboxMessage.objects.exists()
     call_command("rules", "run", "--dry-run", "--rule", "Upcoming renewal")
     out = capsys.readouterr()
     assert "would do 1 create_cta" in out.err and "dry run: nothing written" in out.out
     assert not Cta.objects.exists()
 
 
-def test_a_failing_rule_is_recorded_and_alerted_and_the_others_still_run(make_account, team, mailoutbox):
+def test_a_failing_rule_is_recorded_and_alerted_and_the_others_still_run(make_account, team):
     Rule.objects.exclude(name="Upcoming renewal").update(enabled=False)
     make_account(renewal_date=TODAY + dt.timedelta(days=40))
     # Saved without its checks, as if a scorecard change had removed a measure it reads.
@@ -129,8 +130,9 @@ def test_a_failing_rule_is_recorded_and_alerted_and_the_others_still_run(make_ac
     assert results["Upcoming renewal"].error == "" and results["Upcoming renewal"].actions == {
         "create_cta": 1
     }
-    assert [m.to for m in mailoutbox] == [[team["admin"].email]]
-    assert "Broken" in mailoutbox[0].subject and "no_such_measure_color" in mailoutbox[0].body
+    [alert] = OutboxMessage.objects.all()
+    assert (alert.to, alert.kind) == (team["admin"].email, "alert")
+    assert "Broken" in alert.subject and "no_such_measure_color" in alert.text
     with pytest.raises(CommandError, match="1 rule\\(s\\) failed: Broken"):
         call_command("rules", "run")
 

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
+from csops.conftest import free_port
+from csops.programs.models import OutboxMessage
+from csops.programs.outbox import deliver
 from csops.rules.actions import run_rules
 from csops.rules.models import Rule, RuleEffect
 from csops.rules.tests.conftest import TODAY
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -68,22 +43,24 @@ def red_rule(**notify) -> None:
     Rule.objects.create(name="Red", when=["csm_sentiment == 'red'"], actions=[{"notify": notify}])
 
 
-def test_notifications_are_one_digest_per_recipient_over_smtp(smtp, make_account, team):
+def test_notifications_are_one_digest_per_recipient_over_smtp(smtp_server, make_account, team):
     red_rule(to=["csm", "ops@example.com"], subject="{count} red account(s) for {rule}")
     accounts = [make_account(csm_sentiment="red") for _ in range(3)]
     make_account(csm_sentiment="green")
     run_rules(as_of=TODAY)
-    assert sorted(to for to, _ in smtp.messages) == [["csm1@example.com"], ["ops@example.com"]]
-    for _, message in smtp.messages:
+    assert deliver().sent == 2
+    assert sorted(to for to, _ in smtp_server.messages) == [["csm1@example.com"], ["ops@example.com"]]
+    for _, message in smtp_server.messages:
         assert "Subject: 3 red account(s) for Red" in message
         assert all(a.name in message for a in accounts)
+        assert "List-Unsubscribe" not in message  # internal mail
     run_rules(as_of=TODAY)
-    assert len(smtp.messages) == 2  # once a day per account
+    assert deliver().sent == 0  # once a day per account
     run_rules(as_of=TODAY + dt.timedelta(days=1))
-    assert len(smtp.messages) == 4
+    assert deliver().sent == 2 and len(smtp_server.messages) == 4
 
 
-def test_slack_notifications_and_failure_alerts(slack, smtp, make_account, team):
+def test_slack_notifications_and_failure_alerts(slack, smtp_server, make_account, team):
     red_rule(via="slack")
     account = make_account(csm_sentiment="red")
     Rule.objects.create(name="Broken", when=["nothing_here"], actions=[{"notify": {"via": "slack"}}])
@@ -93,15 +70,19 @@ def test_slack_notifications_and_failure_alerts(slack, smtp, make_account, team)
     broken = run.results.get(rule="Broken")
     assert any("Broken" in t and "unknown name 'nothing_here'" in t for t in texts)
     assert broken.alert == "emailed 1 admin(s); posted to Slack"
-    assert [to for to, _ in smtp.messages] == [[team["admin"].email]]
+    deliver()
+    assert [to for to, _ in smtp_server.messages] == [[team["admin"].email]]
 
 
-def test_an_undeliverable_notification_is_retried_next_run(settings, make_account):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+def test_an_undeliverable_notification_waits_in_the_outbox(settings, make_account):
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
     red_rule(to=["csm"])
     make_account(csm_sentiment="red")
     result = run_rules(as_of=TODAY).results.get()
-    assert "ConnectionRefusedError" in result.error
-    assert result.alert.startswith("alert not sent: ConnectionRefusedError")
-    assert not RuleEffect.objects.exists()  # not marked as sent, so the next run tries again
+    assert result.error == "" and result.actions == {"notify": 1}
+    report = deliver()
+    assert report.sent == 0 and report.retried == 1
+    message = OutboxMessage.objects.get()
+    assert message.status == "queued" and "cannot reach the SMTP server" in message.last_error
+    assert message.next_attempt_at > message.created_at and message.attempts == 0
+    assert RuleEffect.objects.count() == 1  # the notification is queued: the rule will not repeat it
