@@ -476,6 +476,7 @@ def raise_ctas(
     playbook: Playbook | None,
     source_ref: str,
     rule_run_id: int | None,
+    source: str = Source.RULE,
 ) -> int:
     """Raise many CTAs with their playbook tasks, a batch per transaction; returns how many were new.
 
@@ -492,7 +493,7 @@ def raise_ctas(
         "priority": priority,
         "status_id": open_status(type).pk,
         "playbook_id": playbook.pk if playbook else None,
-        "source": Source.RULE,
+        "source": source,
         "source_ref": source_ref,
         "rule_run_id": rule_run_id,
     }
@@ -523,8 +524,8 @@ def raise_ctas(
                         "content_type_id": cta_type,
                         "object_id": str(pk),
                         "object_repr": row["name"][:200],
-                        "changes": {"name": [None, row["name"]], "rule": [None, source_ref]},
-                        "source": "rule",
+                        "changes": {"name": [None, row["name"]], source: [None, source_ref]},
+                        "source": source,
                     }
                     for pk, row in mine
                 ],

@@ -131,6 +131,7 @@ class Source(models.TextChoices):
     RULE = "rule", "Rule"
     MANUAL = "manual", "Manual"
     REQUEST = "request", "Request"
+    PROGRAM = "program", "Program"
 
 
 # Priorities sort by urgency, not alphabetically; an index on this expression serves the sort.

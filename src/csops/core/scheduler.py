@@ -24,6 +24,9 @@ EVERY = re.compile(r"every\s+(\d+)\s+minutes?", re.IGNORECASE)
 # Other apps' periodic work (e.g. rules, each with its own schedule): functions of `now` that fire
 # what is due and return the firings.
 SOURCES: list[Callable[[dt.datetime], list[ScheduleFiring]]] = []
+# Work the worker does on every pass, each returning something to print when it did anything
+# (programs' due steps, the outbox's due messages).
+EVERY_PASS: list[Callable[[], object]] = []
 
 
 def last_due(cron: str, now: dt.datetime) -> dt.datetime:

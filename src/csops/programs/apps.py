@@ -7,4 +7,8 @@ class ProgramsConfig(AppConfig):
     verbose_name = "Programs"
 
     def ready(self) -> None:
+        from csops.core.scheduler import EVERY_PASS
         from csops.programs import config  # noqa: F401  (registers configuration kinds)
+        from csops.programs.tasks import deliver_due, run_due_steps
+
+        EVERY_PASS.extend([run_due_steps, deliver_due])

@@ -118,7 +118,7 @@ def text_to_html(text: str) -> str:
     def paragraph(p: str) -> str:
         escaped = html.escape(p)
         linked = URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-        return "<p>" + linked.replace("\n", "<br>") + "</p>"
+        return "<p>" + linked.replace("\n", "<br>\n") + "</p>"  # short lines: SMTP limits them
 
     return "\n".join(paragraph(p) for p in paragraphs)
 

@@ -205,7 +205,7 @@ def _mime(message: OutboxMessage) -> tuple[list[str], bytes]:
     if message.kind not in ("notification", "alert"):
         email.extra_headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.public_id)}>"
         email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return email.recipients(), email.message().as_bytes()
+    return email.recipients(), email.message().as_bytes(linesep="\r\n")  # SMTP lines end in CRLF
 
 
 def _claim(pk: int, now: dt.datetime) -> OutboxMessage | None:
@@ -274,7 +274,9 @@ def _send_one(server: smtplib.SMTP, message: OutboxMessage, report: DeliveryRepo
         OutboxMessage.objects.filter(pk=message.pk).update(attempt_at=None)  # nothing was handed over
         return False
     try:
-        server.data(data)
+        code, reply = server.data(data)
+        if code != 250:  # smtplib returns the final reply to DATA rather than raising on it
+            raise smtplib.SMTPDataError(code, reply)
     except smtplib.SMTPResponseException as exc:
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             raise

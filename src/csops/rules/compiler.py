@@ -22,6 +22,7 @@ from csops.core.models import User
 from csops.health.actions import COLOR_CODES
 from csops.health.expressions import FUNCTIONS, Compiler, ExpressionError
 from csops.health.scorecard import Scorecard, fingerprint
+from csops.programs.actions import enrolment_key_parts
 from csops.programs.models import Program
 from csops.rules import features
 from csops.rules.definition import (
@@ -304,8 +305,9 @@ class CompiledRule:
         table = matched.left_join(first, matched.account_id == first.account_id).select(
             matched.account_id, first.contact_id, first.opted_out
         )
+        prefix, suffix = enrolment_key_parts(Program.objects.get(name=action.program), self.as_of)
         table = table.mutate(
-            key=ibis.literal(f"enrol:{action.program}:") + _text(table.contact_id),
+            key=ibis.literal(prefix) + _text(table.contact_id) + ibis.literal(suffix),
             skip=ibis.cases(
                 (table.contact_id.isnull(), "no recipient"),
                 (ibis.coalesce(table.opted_out, False), "opted out"),

@@ -24,6 +24,9 @@ class Command(BaseCommand):
                                   f"(due {firing.due_at:%Y-%m-%d %H:%M} UTC)")
             Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
                    max_tasks=None, worker_id=worker_id, excluded_queue_names=[]).run()
+            for work in scheduler.EVERY_PASS:
+                if did := work():
+                    self.stderr.write(f"{timezone.now():%Y-%m-%d %H:%M:%S} {did}")
             if once:
                 return
             time.sleep(interval)
