@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "import_data": frozenset({ADMIN}),
     "manage_config": frozenset({ADMIN}),
     "run_rules": frozenset({ADMIN}),
+    "manage_programs": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),
 }
 

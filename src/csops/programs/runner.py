@@ -131,7 +131,7 @@ def _person(user) -> dict[str, str]:
     return {"name": str(user), "email": user.email} if user is not None else {"name": "", "email": ""}
 
 
-def _context(enrolment: Enrolment, assignments: dict) -> tuple[dict, dict[str, str]]:
+def merge_context(enrolment: Enrolment, assignments: dict) -> tuple[dict, dict[str, str]]:
     """Merge fields and named links for one enrolled contact."""
     account, contact = enrolment.account, enrolment.contact
     assignment = assignments.get((account.segment_id, account.geo_id)) or assignments.get(
@@ -162,17 +162,17 @@ def _organisation() -> str:
     return settings.CSOPS_ORGANISATION["name"]
 
 
-def _assignments() -> dict:
+def assignments() -> dict:
     return {(a.segment_id, a.geo_id): a for a in CseAssignment.objects.select_related("cse")}
 
 
 def _send(program, steps, index, step: Step, enrolments, now, report) -> None:
     template = EmailTemplate.objects.get(name=step.value)
     reachable = _reachable(enrolments, now, report)
-    assignments = _assignments()
+    found = assignments()
     drafts = []
     for enrolment in reachable:
-        context, links = _context(enrolment, assignments)
+        context, links = merge_context(enrolment, found)
         drafts.append(
             outbox.Draft(
                 key=f"enrol:{enrolment.pk}:step:{index}",

@@ -7,8 +7,12 @@ import datetime as dt
 from django.db.models import Count, Exists, Min, OuterRef, Q
 
 from csops.cockpit.models import Cta, Source
+from csops.programs import outbox
 from csops.programs.journey import build_steps
+from csops.programs.merge import render
 from csops.programs.models import (
+    EmailTemplate,
+    Enrolment,
     EnrolmentState,
     MessageStatus,
     OutboxMessage,
@@ -109,3 +113,21 @@ def program_results(program: Program) -> dict:
         "conversion": clicks_to_meetings(program),
         "recent": list(program.enrolments.select_related("account", "contact").order_by("-enrolled_at")[:25]),
     }
+
+
+def preview(template: EmailTemplate, account) -> dict:
+    """The template for the account's program recipient (or any contact), links as they are."""
+    from csops.programs.actions import recipients
+    from csops.programs.runner import assignments, merge_context
+
+    contact = recipients([account.pk]).get(account.pk) or account.contacts.first()
+    if contact is None:
+        return {"error": f"{account} has no contact to preview for."}
+    enrolment = Enrolment(account=account, contact=contact)
+    context, links = merge_context(enrolment, assignments())
+    context |= {f"{name}_link": url for name, url in links.items()}
+    context |= {
+        "survey_link": f"{outbox.base_url()}/s/preview/",
+        "unsubscribe_link": f"{outbox.base_url()}/u/preview/",
+    }
+    return {"contact": contact, "rendered": render(template, context)}
