@@ -2,6 +2,7 @@ import datetime as dt
 import secrets
 import threading
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,6 +10,9 @@ from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
 from csops.health.models import Backtest, ScoreRun
+from csops.programs import mailcatcher
+from csops.programs.models import OutboxMessage
+from csops.programs.synthetic import replay_days
 from csops.rules.models import RuleBacktest
 
 
@@ -21,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Prepare the data and stop.")
 
     def handle(self, accounts, port, no_serve, **options):
+        catcher = self.catch_mail()
         self.stderr.write("Migrating the database …")
         call_command("migrate", verbosity=0, interactive=False)
         result = apply_configuration(default_directory(), message="Default configuration")
@@ -37,17 +42,29 @@ class Command(BaseCommand):
             call_command("health", "backtest", "--as-of", str(dt.date.today() - dt.timedelta(days=200)),
                          "--horizon", "180d", stdout=self.stderr)
         self.run_rules()
+        if not OutboxMessage.objects.filter(kind="program").exists():
+            self.stderr.write("Replaying the last five weeks of programs …")
+            replay_days(days=35, seed=1, progress=self.stderr.write)
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
         self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
         for username, description in logins:
             self.stdout.write(f"  {username:10} {description}")
+        if catcher:
+            self.stdout.write(f"Emails go to the mail catcher on 127.0.0.1:{settings.EMAIL_PORT}: "
+                              f"{settings.DATA_DIR / 'mail'}/*.eml, and /programs/outbox/")
         self.stdout.write("")
         if not no_serve:
             # The scheduler and task queue run beside the web server, as `csops worker` would.
             threading.Thread(target=call_command, args=("worker", "--interval", "2"), daemon=True).start()
             call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)
+
+    def catch_mail(self):
+        """With the default SMTP server (loopback), run the demo's own mail catcher there."""
+        if settings.EMAIL_HOST not in ("127.0.0.1", "localhost"):
+            return None
+        return mailcatcher.start(settings.DATA_DIR / "mail", port=settings.EMAIL_PORT)
 
     def run_rules(self) -> None:
         """The rule pack raises the demo's CTAs; a backtest replays one rule over the scored dates."""
