@@ -24,6 +24,7 @@ from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectListView, require, save_posted_form
 from csops.customers.models import Account
+from csops.programs.assist_views import assist_context
 from csops.timeline.forms import ActivityForm
 
 
@@ -240,6 +241,7 @@ def cta_page_context(request: HttpRequest, cta, activity_form: ActivityForm | No
         "can_log_activity": can_log,
         "activity_form": activity_form,
         "account": cta.account,
+        **assist_context(request, cta),
     }
 
 
