@@ -16,8 +16,9 @@ a fresh DuckDB analytics store with
   snapshot is appended with the product's change-only logic (`_changed` against `health_current`,
   as `score_accounts` does), and `health_current` holds the AS_OF scores;
 - the rules' own tables with exactly the schemas `csops.rules.features` syncs (`rules_accounts`,
-  `rules_activity`, `rules_opportunities`, `rules_users`, `rules_pool_slots`, `rules_ctas`,
-  `rules_known_keys`, `rules_open_ctas`, `rules_recipients`), filled with numpy/pyarrow: 357
+  `rules_activity`, `rules_opportunities`, `rules_surveys`, `rules_users`, `rules_pool_slots`,
+  `rules_ctas`, `rules_known_keys`, `rules_open_ctas`, `rules_recipients`), filled with
+  numpy/pyarrow: 357
   users (a TAM Scale pool whose CSEs serve each geo, CSMs with managers, AEs, SAs, renewals
   managers, a few departed CSMs), named CSMs on Growth/Strategic/PubSec accounts and the pool on
   Scale ones, renewals on 1-3 year terms, open opportunities on ~60% of accounts, for 15% of the
@@ -250,6 +251,26 @@ def rules_tables(accounts: pa.Table, as_of: dt.date, rules: list[dict]) -> dict[
          "open_opportunity_max_arr": np.round(arr[open_opps] * rng.uniform(-0.3, 0.5, open_opps.sum()), -2)},
         schema=pa.schema({"account_id": pa.int64(), **OPPORTUNITY_COLUMNS}.items()),
     )
+    # The latest survey answer of 10% of the accounts, in the last 120 days: NPS or CSAT.
+    answered = rng.random(n) < 0.1
+    count = answered.sum()
+    nps = rng.random(count) < 0.6
+    score = np.where(nps, rng.integers(0, 11, count), rng.integers(1, 6, count))
+    category = np.where(
+        nps,
+        np.select([score >= 9, score >= 7], ["promoter", "passive"], "detractor"),
+        np.select([score >= 4, score == 3], ["satisfied", "neutral"], "dissatisfied"),
+    )
+    response_ids = np.zeros(n, np.int64)
+    response_ids[answered] = rng.permutation(count) + 1
+    tables["rules_surveys"] = pa.table(
+        {"account_id": ids[answered], "last_survey_response_id": response_ids[answered],
+         "last_survey_kind": pa.array(np.where(nps, "nps", "csat"), pa.string()),
+         "last_survey_score": score.astype(np.int64),
+         "last_survey_category": pa.array(category, pa.string()),
+         "last_survey_on": _day(as_of, -rng.integers(0, 120, count))},
+        schema=pa.schema(SCHEMAS["rules_surveys"].items()),
+    )
     tables["rules_users"] = pa.table(
         {name: [u[name] for u in users] for name in SCHEMAS["rules_users"]},
         schema=pa.schema(SCHEMAS["rules_users"].items()),
@@ -277,6 +298,7 @@ def rules_tables(accounts: pa.Table, as_of: dt.date, rules: list[dict]) -> dict[
         "contract_start": (start, start - 365),
         "csm_sentiment_date": (accounts["csm_sentiment_date"].to_numpy(zero_copy_only=False)
                                .astype("datetime64[D]"), None),
+        "last_survey_response_id": (response_ids, None),  # 0: no answer
     }
     state, keys, open_ctas = [], [], []
     for rule in rules:
@@ -300,8 +322,11 @@ def rules_tables(accounts: pa.Table, as_of: dt.date, rules: list[dict]) -> dict[
                     value = current[sample]
                     if older is not None:
                         value = np.where(rng.random(count) < 0.5, value, older[sample])
-                    keys.append(_join(prefix, ids[sample], ":", pa.array(value, pa.date32()).cast(pa.string())
-                                      .fill_null("")))
+                    if np.issubdtype(value.dtype, np.datetime64):
+                        suffix = pa.array(value, pa.date32())
+                    else:
+                        suffix = pa.array(value, pa.int64(), mask=value == 0)
+                    keys.append(_join(prefix, ids[sample], ":", suffix.cast(pa.string()).fill_null("")))
                 else:
                     per_account = closed + opened  # g0 .. g(closed-1), and the open one's g(closed)
                     owners = np.repeat(ids[sample], per_account)
@@ -512,6 +537,8 @@ SELECT
     r.* EXCLUDE (account_id),
     x.last_activity_date,
     coalesce(o.open_opportunities, 0) AS open_opportunities, o.open_opportunity_max_arr,
+    sv.last_survey_response_id, sv.last_survey_kind, sv.last_survey_score, sv.last_survey_category,
+    sv.last_survey_on,
     h.health_scored_on, h.health_score, {_color('h.health_code')} AS health_color,
     h.previous_health_scored_on, h.previous_health_score,
     {_color('h.previous_health_code')} AS previous_health_color,
@@ -523,6 +550,7 @@ LEFT JOIN usage u ON u.account_id = a.account_id
 LEFT JOIN rules_accounts r ON r.account_id = a.account_id
 LEFT JOIN rules_activity x ON x.account_id = a.account_id
 LEFT JOIN rules_opportunities o ON o.account_id = a.account_id
+LEFT JOIN rules_surveys sv ON sv.account_id = a.account_id
 LEFT JOIN health h ON h.account_id = a.account_id
 LEFT JOIN team tm ON tm.account_id = a.account_id
 """
@@ -584,6 +612,12 @@ def hand_rules(as_of: dt.date) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     ebr = (f"f.csm_assigned AND f.segment IN ('Strategic', 'Growth') "
            f"AND {months_until('f.renewal_date')} > 4 AND {months_until('f.renewal_date')} <= 6")
     stale = f"f.csm_assigned AND (f.csm_sentiment_date IS NULL OR {days_since('f.csm_sentiment_date')} > 90)"
+    recent_answer = f"{days_since('f.last_survey_on')} <= 30"
+    unhappy = f"f.last_survey_category IN ('detractor', 'neutral', 'dissatisfied') AND {recent_answer}"
+    happy = f"{csm_or_pool} AND f.last_survey_category IN ('promoter', 'satisfied') AND {recent_answer}"
+    answer_name = ("coalesce(f.account_name, '') || ' - Survey answer ' "
+                   "|| coalesce(CAST(f.last_survey_score AS VARCHAR), '') || ' (' "
+                   "|| coalesce(f.last_survey_category, '') || ')'")
     rules = {
         "Product health drop": (f"f.csm_assigned AND ({worsened})", [create_cta(
             "Product health drop", f"f.csm_assigned AND ({worsened})", reason="Product Risk",
@@ -652,6 +686,13 @@ def hand_rules(as_of: dt.date) -> dict[str, tuple[str, list[tuple[str, str]]]]:
         "Stale CSM sentiment": (stale, [create_cta(
             "Stale CSM sentiment", stale, reason="Health Update Due", owner="f.csm_owner",
             once_per="csm_sentiment_date", name="coalesce(f.account_name, '') || ' - Log a health update'")]),
+        "Survey: detractor or unsatisfied": (unhappy, [create_cta(
+            "Survey: detractor or unsatisfied", unhappy, reason="Survey Detractor",
+            owner="coalesce(f.csm_manager_owner, f.csm_owner)", once_per="last_survey_response_id",
+            name=answer_name, cooldown_days=0)]),
+        "Survey: positive answer": (happy, [create_cta(
+            "Survey: positive answer", happy, reason="Positive Survey Response", owner="f.csm_owner",
+            once_per="last_survey_response_id", name=answer_name, due_in_days=14, cooldown_days=0)]),
     }
     return rules
 

@@ -24,6 +24,7 @@ from csops.customers.imports import WRITERS, ImportFileError, read_csv_bytes, re
 from csops.customers.models import Account, Contact, ImportRun, Opportunity, SupportTicket
 from csops.health.forms import HealthUpdateForm
 from csops.health.selectors import account_health
+from csops.programs.survey_selectors import account_surveys
 from csops.timeline.selectors import timeline_context
 
 
@@ -187,6 +188,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "today": timezone.localdate(),
         **timeline_context(request.user, account),
         **success_plan_context(request.user, account),
+        **account_surveys(account),
         "sentiment_age": (timezone.localdate() - account.csm_sentiment_date).days
         if account.csm_sentiment_date else None,
         "can_change": has_perm(user, "change_account"),

@@ -2,10 +2,11 @@
 
 It extends the health engine's features (account attributes, support, latest usage) with what
 rules need besides: the account team (pools resolved to the member for the account's geo),
-renewal and lifecycle, open opportunities, the last activity, every health measure's colour and
-value now and at the snapshot before (from the health history), and the CTAs and effects rules
-have already made. The application database's part is copied to the analytics store in bulk
-(Arrow); the rest is joined there, so rule conditions run set-wise over every account at once.
+renewal and lifecycle, open opportunities, the last activity, the latest survey answer, every
+health measure's colour and value now and at the snapshot before (from the health history), and
+the CTAs and effects rules have already made. The application database's part is copied to the
+analytics store in bulk (Arrow); the rest is joined there, so rule conditions run set-wise over
+every account at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q, Window
+from django.db.models.functions import RowNumber, TruncDate
 from ibis.backends import BaseBackend
 
 from csops.cockpit.models import Cta
@@ -24,7 +26,7 @@ from csops.customers.models import Account, Contact, ForecastCategory, Opportuni
 from csops.health import features as health_features
 from csops.health.features import AccountIds, for_accounts
 from csops.health.scorecard import Scorecard, fingerprint
-from csops.programs.models import Enrolment
+from csops.programs.models import Enrolment, SurveyResponse
 from csops.rules.models import RuleEffect
 from csops.timeline.models import Activity
 from csops.usage import store
@@ -50,6 +52,15 @@ ACCOUNT_COLUMNS = {
 ACCOUNT_COLUMNS_TYPES = {name: kind for name, (_, kind) in ACCOUNT_COLUMNS.items()}
 ACTIVITY_COLUMNS = {"last_activity_date": pa.date32()}
 OPPORTUNITY_COLUMNS = {"open_opportunities": pa.int64(), "open_opportunity_max_arr": pa.float64()}
+# The account's latest survey answer: kind nps or csat; category promoter, passive, detractor
+# (NPS) or satisfied, neutral, dissatisfied (CSAT).
+SURVEY_COLUMNS = {
+    "last_survey_response_id": pa.int64(),
+    "last_survey_kind": pa.string(),
+    "last_survey_score": pa.int64(),
+    "last_survey_category": pa.string(),
+    "last_survey_on": pa.date32(),
+}
 HEALTH_COLUMNS = {
     "health_scored_on": pa.date32(),
     "health_score": pa.float64(),
@@ -65,8 +76,10 @@ DERIVED_COLUMNS = {
     "csm_manager_owner": pa.int64(),
 }
 COLORS = ("red", "yellow", "green")
-# The tables rules read besides the features (one row per account).
+# The tables rules read besides the features (one row per account), and the survey table the
+# features join.
 SCHEMAS: dict[str, dict[str, pa.DataType]] = {
+    "rules_surveys": {"account_id": pa.int64(), **SURVEY_COLUMNS},
     "rules_users": {
         "user_id": pa.int64(),
         "is_pool": pa.bool_(),
@@ -123,6 +136,7 @@ def feature_schema(scorecard: Scorecard) -> dict[str, pa.DataType]:
         **ACCOUNT_COLUMNS_TYPES,
         **ACTIVITY_COLUMNS,
         **OPPORTUNITY_COLUMNS,
+        **SURVEY_COLUMNS,
         **HEALTH_COLUMNS,
         **DERIVED_COLUMNS,
         **measure_columns(scorecard),
@@ -174,6 +188,22 @@ def opportunity_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
         .values_list("account_id", "n", "largest")
     )
     return _arrow(list(rows), {"account_id": pa.int64(), **OPPORTUNITY_COLUMNS})
+
+
+def survey_rows(as_of: dt.date, account_ids: AccountIds) -> pa.Table:
+    """Each account's latest survey answer given by the end of the date."""
+    given = SurveyResponse.objects.filter(created_at__lt=_day_end(as_of)).order_by()
+    newest_first = [F("created_at").desc(), F("pk").desc()]
+    rows = (
+        for_accounts(given, account_ids)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("account_id")], order_by=newest_first),
+            on=TruncDate("created_at"),
+        )
+        .filter(rank=1)
+        .values_list("account_id", "pk", "survey__kind", "score", "category", "on")
+    )
+    return _arrow(list(rows), SCHEMAS["rules_surveys"])
 
 
 def user_rows() -> pa.Table:
@@ -254,6 +284,7 @@ TABLES = {
     "rules_accounts": lambda as_of, ids: account_rows(ids),
     "rules_activity": activity_rows,
     "rules_opportunities": opportunity_rows,
+    "rules_surveys": survey_rows,
     "rules_users": lambda as_of, ids: user_rows(),
     "rules_pool_slots": lambda as_of, ids: pool_slot_rows(),
     "rules_ctas": rule_cta_rows,
@@ -396,7 +427,7 @@ def _features(
     con: BaseBackend, scorecard: Scorecard, as_of: dt.date, scoped: bool, history: bool
 ) -> ir.Table:
     table = health_features.feature_table(con, as_of, scoped)
-    for name in ["rules_team", "rules_activity", "rules_opportunities"] + (
+    for name in ["rules_team", "rules_activity", "rules_opportunities", "rules_surveys"] + (
         ["rules_health"] if history else []
     ):
         table = table.left_join(con.table(name), "account_id").drop("account_id_right")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from csops.cockpit.actions import create_cta
 from csops.cockpit.models import Cta, CtaType
 from csops.customers.models import Opportunity, Segment
-from csops.programs.models import Enrolment, OutboxMessage
+from csops.programs.models import Enrolment, OutboxMessage, Survey, SurveyInvitation
+from csops.programs.surveys import answer, digest
 from csops.rules.actions import run_rules
 from csops.rules.models import Rule
 from csops.rules.tests.conftest import TODAY
@@ -83,6 +86,22 @@ def with_opportunity(ctx, net_arr: int):
     return account
 
 
+def survey_answer(ctx, survey: str, score: int):
+    """An account whose GitLab Admin contact answered the survey with the score, through its link."""
+    account = ctx.make_account()
+    token = secrets.token_urlsafe(32)
+    SurveyInvitation.objects.create(
+        survey=Survey.objects.get(name=survey),
+        account=account,
+        contact=ctx.contact_for(account, "GitLab Admin"),
+        digest=digest(token),
+        key=f"test:{token}",
+        expires_at=timezone.now() + dt.timedelta(days=30),
+    )
+    answer(token, score=score, comment="")
+    return account
+
+
 # rule: (make a matching account, make a near miss, what the rule does to the match)
 CASES = {
     "Product health drop": (
@@ -139,6 +158,16 @@ CASES = {
         lambda ctx: ctx.make_account(csm_sentiment_date=days(-100)),
         lambda ctx: ctx.make_account(csm_sentiment_date=days(-80)),
         "cta:Lifecycle/Health Update Due",
+    ),
+    "Survey: detractor or unsatisfied": (
+        lambda ctx: survey_answer(ctx, "Pre-renewal NPS", 6),
+        lambda ctx: survey_answer(ctx, "Pre-renewal NPS", 7),
+        "cta:Risk/Survey Detractor",
+    ),
+    "Survey: positive answer": (
+        lambda ctx: survey_answer(ctx, "Quarterly CSAT", 4),
+        lambda ctx: survey_answer(ctx, "Quarterly CSAT", 3),
+        "cta:Lifecycle/Positive Survey Response",
     ),
 }
 
