@@ -15,6 +15,8 @@ urlpatterns = [
     path("timeline/", include("csops.timeline.urls")),
     path("cockpit/", include("csops.cockpit.urls")),
     path("rules/", include("csops.rules.urls")),
+    path("programs/", include("csops.programs.urls")),
+    path("", include("csops.programs.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
