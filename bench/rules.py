@@ -606,9 +606,36 @@ def hand_rules(as_of: dt.date) -> dict[str, tuple[str, list[tuple[str, str]]]]:
     journey = (f"f.segment IN ('Scale', 'Digital') AND {days_since('f.contract_start')} BETWEEN 90 AND 150 "
                "AND f.license_utilization_value < 0.75")
     program = "90 day low license utilization"
+
+    def enrol(where: str, name: str, period: str = "") -> tuple[str, str]:
+        """The accounts' program recipient (GitLab Admin, else Sold-to), once per contact and period."""
+        key = f"{_quote(f'enrol:{name}:')} || coalesce(CAST(r.contact_id AS VARCHAR), '')"
+        key += f" || {_quote(':' + period)}" if period else ""
+        return "enrol", f"""
+            WITH ranked AS (
+                SELECT account_id, contact_id, opted_out,
+                    CASE persona WHEN 'GitLab Admin' THEN 0 WHEN 'Sold-to' THEN 1 ELSE 99 END AS rank
+                FROM rules_recipients
+            ),
+            best AS (SELECT *, min(rank) OVER (PARTITION BY account_id) AS best FROM ranked),
+            first AS (
+                SELECT account_id, min(contact_id) AS contact_id, min(opted_out) AS opted_out
+                FROM best WHERE rank = best GROUP BY account_id
+            )
+            SELECT f.account_id, r.contact_id, r.opted_out, {key} AS key,
+                CASE WHEN r.contact_id IS NULL THEN 'no recipient'
+                     WHEN coalesce(r.opted_out, false) THEN 'opted out' END AS skip
+            FROM hand_features f LEFT JOIN first r ON r.account_id = f.account_id
+            WHERE {where} AND NOT EXISTS (SELECT 1 FROM rules_known_keys k WHERE k.key = {key})"""
+
+    scale_or_digital = "f.segment IN ('Scale', 'Digital')"
+    starting = f"{scale_or_digital} AND {days_since('f.contract_start')} BETWEEN 0 AND 14"
+    coach = f"{scale_or_digital} AND f.ci_color IN ('yellow', 'red')"
+    pre_renewal = f"{scale_or_digital} AND {days_until('f.renewal_date')} BETWEEN 120 AND 150"
+    csat = f"{csm_or_pool} AND {days_since('f.contract_start')} >= 90"
+    quarter = f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}"
     notify_key = (f"{_quote('notify:At-risk: red CSM sentiment:1:')} || CAST(f.account_id AS VARCHAR) "
                   f"|| ':{as_of}'")
-    enrol_key = f"{_quote(f'enrol:{program}:')} || coalesce(CAST(r.contact_id AS VARCHAR), '')"
     ebr = (f"f.csm_assigned AND f.segment IN ('Strategic', 'Growth') "
            f"AND {months_until('f.renewal_date')} > 4 AND {months_until('f.renewal_date')} <= 6")
     stale = f"f.csm_assigned AND (f.csm_sentiment_date IS NULL OR {days_since('f.csm_sentiment_date')} > 90)"
@@ -660,22 +687,7 @@ def hand_rules(as_of: dt.date) -> dict[str, tuple[str, list[tuple[str, str]]]]:
                         "AND f.license_utilization_value < 0.5",
                         reason="Low License Utilization", owner="f.csm_owner", due_in_days=14,
                         cooldown_days=60)]),
-        "90 day low licence utilisation journey": (journey, [("enrol", f"""
-            WITH ranked AS (
-                SELECT account_id, contact_id, opted_out,
-                    CASE persona WHEN 'GitLab Admin' THEN 0 WHEN 'Sold-to' THEN 1 ELSE 99 END AS rank
-                FROM rules_recipients
-            ),
-            best AS (SELECT *, min(rank) OVER (PARTITION BY account_id) AS best FROM ranked),
-            first AS (
-                SELECT account_id, min(contact_id) AS contact_id, min(opted_out) AS opted_out
-                FROM best WHERE rank = best GROUP BY account_id
-            )
-            SELECT f.account_id, r.contact_id, r.opted_out, {enrol_key} AS key,
-                CASE WHEN r.contact_id IS NULL THEN 'no recipient'
-                     WHEN coalesce(r.opted_out, false) THEN 'opted out' END AS skip
-            FROM hand_features f LEFT JOIN first r ON r.account_id = f.account_id
-            WHERE {journey} AND NOT EXISTS (SELECT 1 FROM rules_known_keys k WHERE k.key = {enrol_key})""")]),
+        "90 day low licence utilisation journey": (journey, [enrol(journey, program)]),
         "Executive business review": (ebr, [create_cta(
             "Executive business review", ebr, reason="EBR", owner="f.csm_owner", due_in_days=30,
             once_per="renewal_date")]),
@@ -690,6 +702,15 @@ def hand_rules(as_of: dt.date) -> dict[str, tuple[str, list[tuple[str, str]]]]:
             "Survey: detractor or unsatisfied", unhappy, reason="Survey Detractor",
             owner="coalesce(f.csm_manager_owner, f.csm_owner)", once_per="last_survey_response_id",
             name=answer_name, cooldown_days=0)]),
+        "New Scale and Digital customers": (starting, [
+            enrol(starting, name) for name in (
+                "CSM/CSE introduction", "Onboarding series", "Enablement series", "21 day check in",
+                "Post-onboarding NPS",
+            )
+        ]),
+        "CI product coach": (coach, [enrol(coach, "CI product coach", f"{as_of:%Y-%m}")]),
+        "Pre-renewal NPS": (pre_renewal, [enrol(pre_renewal, "Pre-renewal NPS")]),
+        "Quarterly CSAT": (csat, [enrol(csat, "Quarterly CSAT", quarter)]),
         "Survey: positive answer": (happy, [create_cta(
             "Survey: positive answer", happy, reason="Positive Survey Response", owner="f.csm_owner",
             once_per="last_survey_response_id", name=answer_name, due_in_days=14, cooldown_days=0)]),

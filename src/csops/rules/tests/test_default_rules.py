@@ -54,6 +54,26 @@ def at_risk_cta(account):
     return account
 
 
+def scale_account(ctx, **fields):
+    """A Scale account on the TAM Scale pool with a GitLab Admin contact (a program recipient)."""
+    values = {
+        "segment": Segment.objects.get(name="Scale"),
+        "csm": ctx.team["pool"],
+        "csm_sentiment": "",
+        "csm_sentiment_date": None,
+        **fields,
+    }
+    account = ctx.make_account(**values)
+    ctx.contact_for(account, "GitLab Admin")
+    return account
+
+
+def ci_coloured(ctx, colour: str):
+    account = scale_account(ctx)
+    ctx.put_health(account, TODAY, ci=(0.2, colour))
+    return account
+
+
 def scale_with_admin(ctx, contract_days: int):
     account = licence(
         ctx,
@@ -168,6 +188,26 @@ CASES = {
         lambda ctx: survey_answer(ctx, "Quarterly CSAT", 4),
         lambda ctx: survey_answer(ctx, "Quarterly CSAT", 3),
         "cta:Lifecycle/Positive Survey Response",
+    ),
+    "New Scale and Digital customers": (
+        lambda ctx: scale_account(ctx, contract_start=days(-5), renewal_date=days(360)),
+        lambda ctx: scale_account(ctx, contract_start=days(-20), renewal_date=days(345)),
+        "enrol:21 day check in",
+    ),
+    "CI product coach": (
+        lambda ctx: ci_coloured(ctx, "yellow"),
+        lambda ctx: ci_coloured(ctx, "green"),
+        "enrol:CI product coach",
+    ),
+    "Pre-renewal NPS": (
+        lambda ctx: scale_account(ctx, renewal_date=days(130)),
+        lambda ctx: scale_account(ctx, renewal_date=days(110)),
+        "enrol:Pre-renewal NPS",
+    ),
+    "Quarterly CSAT": (
+        lambda ctx: scale_account(ctx, contract_start=days(-200)),
+        lambda ctx: scale_account(ctx, contract_start=days(-60), renewal_date=days(305)),
+        "enrol:Quarterly CSAT",
     ),
 }
 
