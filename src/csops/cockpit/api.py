@@ -12,13 +12,13 @@ from django.db import models
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from csops.cockpit import actions, selectors
 from csops.cockpit.filtersets import CtaFilterSet, TaskFilterSet
 from csops.cockpit.models import Cta, CtaReason, CtaStatus, CtaType, Playbook, Task
-from csops.core.api import filter_schema, filtered, require
+from csops.core.api import Pagination, filter_schema, filtered, require
 from csops.core.models import User
 from csops.customers.api import InputSchema
 from csops.customers.models import Account
@@ -158,7 +158,7 @@ TaskFilters = filter_schema(TaskFilterSet, "TaskFilters")
 
 
 @router.get("/ctas", response=list[CtaOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_ctas(request: HttpRequest, filters: Query[CtaFilters]):
     require(request, "view_customers")
     # In id order: stable for paging through every CTA, and cheap at any size.
@@ -209,7 +209,7 @@ def update_cta(request: HttpRequest, cta_id: int, payload: CtaPatch):
 
 
 @router.get("/tasks", response=list[TaskOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_tasks(request: HttpRequest, filters: Query[TaskFilters]):
     require(request, "view_customers")
     return filtered(request, TaskFilterSet, selectors.tasks().order_by("cta_id", "position", "pk"))

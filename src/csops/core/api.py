@@ -7,7 +7,9 @@ from typing import Any
 import pydantic
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from ninja import Field, Schema
 from ninja.errors import HttpError
+from ninja.pagination import LimitOffsetPagination
 from ninja.security import HttpBearer, django_auth
 
 from csops.core import tokens
@@ -23,6 +25,8 @@ class BearerToken(HttpBearer):
 
 
 AUTH = [BearerToken(), django_auth]
+MAX_PAGE = 1000
+MAX_OFFSET = 10**12
 
 
 def require(request: HttpRequest, perm: str) -> None:
@@ -56,3 +60,14 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
         return [{"loc": [field], "msg": " ".join(messages)}
                 for field, messages in exc.message_dict.items()]
     return [{"loc": [], "msg": " ".join(exc.messages)}]
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset with bounds: a huge offset would overflow SQLite's 64-bit integers (a 500)."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=MAX_PAGE, description=f"Rows per page, at most {MAX_PAGE}.")
+        offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_limit=MAX_PAGE, **kwargs)

@@ -14,10 +14,10 @@ from django.db import models
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict
 
-from csops.core.api import filter_schema, filtered, require
+from csops.core.api import Pagination, filter_schema, filtered, require
 from csops.customers import actions, selectors
 from csops.customers.filtersets import (
     AccountFilterSet,
@@ -281,7 +281,7 @@ TicketFilters = filter_schema(TicketFilterSet, "TicketFilters")
 
 
 @router.get("/accounts", response=list[AccountOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_accounts(request: HttpRequest, filters: Query[AccountFilters]):
     require(request, "view_customers")
     queryset = selectors.accounts().select_related(*selectors.TEAM).order_by("name", "pk")
@@ -312,7 +312,7 @@ def update_account(request: HttpRequest, account_id: int, payload: AccountPatch)
 
 
 @router.get("/contacts", response=list[ContactOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters]):
     require(request, "view_customers")
     return filtered(request, ContactFilterSet, selectors.contacts().order_by("last_name", "pk"))
@@ -341,7 +341,7 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch)
 
 
 @router.get("/opportunities", response=list[OpportunityOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_opportunities(request: HttpRequest, filters: Query[OpportunityFilters]):
     require(request, "view_customers")
     return filtered(request, OpportunityFilterSet, selectors.opportunities().order_by("close_date", "pk"))
@@ -370,7 +370,7 @@ def update_opportunity(request: HttpRequest, opportunity_id: int, payload: Oppor
 
 
 @router.get("/tickets", response=list[TicketOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
     require(request, "view_customers")
     return filtered(request, TicketFilterSet, selectors.tickets().order_by("-opened_at", "pk"))

@@ -270,8 +270,10 @@ def _send_one(server: smtplib.SMTP, message: OutboxMessage, report: DeliveryRepo
         report.failed += permanent
         report.retried += not permanent
         return True
-    except (OSError, smtplib.SMTPException):
-        OutboxMessage.objects.filter(pk=message.pk).update(attempt_at=None)  # nothing was handed over
+    except (OSError, smtplib.SMTPException) as exc:
+        # Nothing was handed over: try later, without counting an attempt against the message.
+        _postpone([message.pk], f"SMTP connection lost before DATA: {exc}", claimed=True)
+        report.retried += 1
         return False
     try:
         code, reply = server.data(data)
@@ -308,7 +310,7 @@ def deliver(*, limit: int | None = None, batch: int = 500) -> DeliveryReport:
     started = time.monotonic()
     report = DeliveryReport(unknown=mark_stale_attempts(timezone.now()))
     server: smtplib.SMTP | None = None
-    done = 0
+    fresh, done = False, 0
     try:
         while limit is None or done < limit:
             now = timezone.now()
@@ -321,30 +323,39 @@ def deliver(*, limit: int | None = None, batch: int = 500) -> DeliveryReport:
             )
             if not due:
                 break
-            for pk in due:
+            for position, pk in enumerate(due):
                 if server is None:
                     try:
-                        server = _connect()
+                        server, fresh = _connect(), True
                     except (OSError, smtplib.SMTPException) as exc:
-                        _postpone(due[due.index(pk) :], f"cannot reach the SMTP server: {exc}")
-                        report.retried += len(due) - due.index(pk)
+                        _postpone(due[position:], f"cannot reach the SMTP server: {exc}")
+                        report.retried += len(due) - position
                         return _finish(report, started)
                 message = _claim(pk, now)
                 if message is None:
                     continue
-                if not _send_one(server, message, report):
-                    _quit(server)
-                    server = None
                 done += 1
+                if _send_one(server, message, report):
+                    fresh = False
+                    continue
+                _quit(server)
+                server = None
+                if fresh:  # a new connection lost at once: the server is not taking mail now
+                    _postpone(due[position + 1 :], "the SMTP server dropped a new connection")
+                    report.retried += len(due) - position - 1
+                    return _finish(report, started)
     finally:
         _quit(server)
     return _finish(report, started)
 
 
-def _postpone(pks: list[int], error: str) -> None:
-    """Nothing was attempted: try again later without counting an attempt against the messages."""
-    OutboxMessage.objects.filter(pk__in=pks, attempt_at__isnull=True).update(
-        next_attempt_at=timezone.now() + dt.timedelta(seconds=BACKOFF_SECONDS[0]), last_error=error[:500]
+def _postpone(pks: list[int], error: str, *, claimed: bool = False) -> None:
+    """Nothing was handed over: try again later without counting an attempt against the messages."""
+    unclaimed = {} if claimed else {"attempt_at__isnull": True}
+    OutboxMessage.objects.filter(pk__in=pks, status=MessageStatus.QUEUED, **unclaimed).update(
+        attempt_at=None,
+        next_attempt_at=timezone.now() + dt.timedelta(seconds=BACKOFF_SECONDS[0]),
+        last_error=error[:500],
     )
 
 

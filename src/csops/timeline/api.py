@@ -6,11 +6,11 @@ from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import Field
 
 from csops.cockpit.models import Cta
-from csops.core.api import filter_schema, filtered, require
+from csops.core.api import Pagination, filter_schema, filtered, require
 from csops.customers.api import InputSchema
 from csops.customers.models import Account, Contact
 from csops.timeline.actions import log_activity
@@ -70,7 +70,7 @@ ActivityFilters = filter_schema(ActivityFilterSet, "ActivityFilters")
 
 
 @router.get("/activities", response=list[ActivityOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_activities(request: HttpRequest, filters: Query[ActivityFilters]):
     require(request, "view_customers")
     return filtered(request, ActivityFilterSet, activities().order_by("-date", "-pk"))

@@ -21,6 +21,18 @@ def test_list_paginates_and_filters(seeded, admin_api):
     assert all(float(a["arr"]) >= 150000 for a in big["items"])
 
 
+@pytest.mark.parametrize("path", ["/api/v1/accounts", "/api/v1/contacts", "/api/v1/ctas",
+                                  "/api/v1/activities"])
+@pytest.mark.parametrize("query, field", [
+    ("offset=9223372036854775808", "offset"), ("offset=-1", "offset"), ("limit=0", "limit"),
+    ("limit=100000", "limit"), ("limit=ten", "limit"),
+])
+def test_pagination_out_of_range_is_a_422_naming_the_parameter(admin_api, path, query, field):
+    response = admin_api.get(f"{path}?{query}")
+    assert response.status_code == 422, response.content
+    assert [error["loc"][-1] for error in response.json()["detail"]] == [field]
+
+
 def test_openapi_documents_filters(admin_api, users):
     spec = admin_api.get("/api/v1/openapi.json").json()
     params = {p["name"] for p in spec["paths"]["/api/v1/accounts"]["get"]["parameters"]}

@@ -362,8 +362,6 @@ def test_a_server_that_is_down_postpones_without_counting_an_attempt(db, setting
         server.stop()
 
 
-@pytest.mark.xfail(reason="outbox.deliver() reconnects without end to a server that closes every "
-                   "connection before DATA (fix proposed to outbox.py's owner)")
 def test_a_connection_dropped_before_data_sends_nothing_and_ends(db, scripted):
     messages = plain(2)
     scripted.drop_at_mail = True
