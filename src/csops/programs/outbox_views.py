@@ -17,7 +17,7 @@ from csops.core.tables import Column
 from csops.core.views import ObjectListView, require
 from csops.programs.delivery_actions import RETRYABLE, retry_messages
 from csops.programs.models import OutboxMessage
-from csops.programs.outbox import unsubscribe_url
+from csops.programs.outbox import redact_personal_links
 from csops.programs.outbox_filtersets import OutboxFilterSet
 
 CUSTOMER_KINDS = ("program", "survey", "assist")
@@ -66,7 +66,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     if message.kind in CUSTOMER_KINDS:
         headers += [
-            ("List-Unsubscribe", f"<{unsubscribe_url(message.public_id)}>"),
+            ("List-Unsubscribe", "<[unsubscribe link, hidden]>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
     history = AuditEntry.objects.filter(
@@ -77,6 +77,8 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "programs/outbox_detail.html",
         {
             "message": message,
+            "text": redact_personal_links(message.text),
+            "html": redact_personal_links(message.html),
             "headers": [(name, value) for name, value in headers if value],
             "events": list(message.events.all()),
             "history": list(history),

@@ -523,3 +523,20 @@ def test_account_360_shows_the_accounts_answers_and_open_invitations(results, cl
     assert [r.score for r in page.context["survey_responses"]] == [2, 5, 3, 8]
     growth = client_as("viewer").get(results["growth"].get_absolute_url()).content.decode()
     assert "2 open invitations" in growth and "Fast and friendly." in growth
+
+
+def test_the_outbox_page_hides_the_survey_and_unsubscribe_links(make_account, make_contact, client_as):
+    """Staff reading the outbox must not be able to answer as the contact or opt them out."""
+    contact = make_contact(make_account())
+    token = invite(contact)
+    message = SurveyInvitation.objects.get(contact=contact).message
+    survey_link = SURVEY_LINK.search(message.text).group(0)
+    html = client_as("admin").get(f"/programs/outbox/{message.pk}/").content.decode()
+    assert "[survey link, hidden]" in html and "[unsubscribe link, hidden]" in html
+    assert survey_link not in html and token not in html and "/u/" not in html
+    tracked = SURVEY_LINK.findall(message.text)
+    survey_links = [
+        link for link in tracked if outbox.read_token(link.split("/")[-2], outbox.TRACK_SALT)[1] == "survey"
+    ]
+    redacted = outbox.redact_personal_links(message.text)
+    assert survey_links and len(SURVEY_LINK.findall(redacted)) == len(tracked) - len(survey_links)
