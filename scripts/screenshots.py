@@ -1,19 +1,37 @@
 """Take the documentation screenshots of a running csops with the Debian Chromium.
 
+    export CSOPS_DATA_DIR=$(mktemp -d)
     csops demo --port 8765 &          # prints the demo password
-    python scripts/screenshots.py --url http://127.0.0.1:8765 --password <password>
+    python scripts/screenshots.py --url http://127.0.0.1:8765 --password <password> \
+        --data-dir "$CSOPS_DATA_DIR"
 
 Writes accounts.png, accounts-filtered.png, account-360.png, account-health.png, import.png,
 config.png, health-dashboard.png, backtest.png, rules.png, rule.png, rule-runs.png,
-rule-backtest.png, ctas.png (as the admin) and my-ctas.png, cta.png (as the CSM --csm)
-into --out (docs/screenshots by default). Never downloads a browser.
+rule-backtest.png, ctas.png, programs.png, program.png, email-template.png, surveys.png,
+outbox.png, outbox-message.png (as the admin), my-ctas.png, cta.png, email-assist.png (as the CSM
+--csm) and survey-phone.png (the public survey page on a 390x844 phone, no login) into --out
+(docs/screenshots by default). Never downloads a browser.
+
+The survey page needs a live invitation token, and the database keeps only digests of those.
+With --data-dir (the demo's CSOPS_DATA_DIR) the script invites one contact to the "Pre-renewal
+NPS" survey itself, through `csops shell` on the application database (SQLite; the demo's DuckDB
+store is not touched, so this is safe while the demo runs), and reads the token from the link in
+the queued email. Or make the invitation yourself and pass its page with --survey-url:
+
+    CSOPS_DATA_DIR=<the demo's> csops shell -c "$(python scripts/screenshots.py --print-invite-code)"
+    # prints SURVEY /s/<token>/: pass --survey-url http://127.0.0.1:8765/s/<token>/ (or just the path)
+
+Without either, survey-phone.png is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -23,6 +41,31 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# In the demo every enrolment in it has run to the end (emails sent, opened, clicked, CTAs raised).
+# Shown when anyone is enrolled in it, else the program with the most enrolments.
+PROGRAM = "90 day low license utilization"
+TEMPLATE = "21 day check in"  # previewed for the default account (one with a GitLab Admin contact)
+
+# Run by `csops shell -c`: invites one contact to a survey and prints the path of its public page.
+INVITE_CODE = """
+import re
+from urllib.parse import urlsplit
+from django.utils import timezone
+from csops.customers.models import Contact
+from csops.programs import outbox, surveys
+from csops.programs.models import Survey, SurveyInvitation
+contact = (Contact.objects.filter(email_opt_out=False, account__csm__isnull=False)
+           .exclude(email="").order_by("pk").first())
+key = f"screenshots:{contact.pk}:{timezone.now().isoformat()}"
+row = {"account_id": contact.account_id, "contact_id": contact.pk, "key": key}
+assert surveys.invite_contacts(Survey.objects.get(name="Pre-renewal NPS"), [row]) == 1
+text = SurveyInvitation.objects.select_related("message").get(key=key).message.text
+for link in re.findall(r"https?://\\S+/t/[^/\\s]+/", text):
+    _, name, url = outbox.read_token(urlsplit(link).path.split("/")[2], outbox.TRACK_SALT)
+    if name == "survey":
+        print("SURVEY", urlsplit(url).path)
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--password", required=True)
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--data-dir", type=Path,
+                        help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
+    parser.add_argument("--survey-url", help="a public survey page (/s/<token>/) for survey-phone.png")
+    parser.add_argument("--print-invite-code", action="store_true",
+                        help="print the `csops shell -c` code that makes a survey invitation, and exit")
+    if "--print-invite-code" in (sys.argv[1:] if argv is None else argv):
+        print(INVITE_CODE.strip())
+        sys.exit(0)
     return parser.parse_args(argv)
 
 
@@ -75,6 +126,39 @@ def first_account_with_csm(page: Page) -> str:
     sys.exit("No account has a CSM; load the demo data first.")
 
 
+def program_with_results(page: Page) -> str:
+    """The detail URL of PROGRAM if anyone is enrolled in it, else of the most enrolled program."""
+    page.goto("/programs/")
+    headers = [h.strip() for h in page.locator("table.list thead th").all_inner_texts()]
+    counted = [headers.index(name) for name in ("In progress", "Completed", "Exited")]
+    best, best_count = None, -1
+    for row in page.locator("table.list tbody tr").all():
+        cells = row.locator("td")
+        link = cells.first.locator("a")
+        count = sum(int(cells.nth(i).inner_text().replace(",", "") or 0) for i in counted)
+        if link.inner_text().strip() == PROGRAM and count:
+            return link.get_attribute("href")
+        if count > best_count:
+            best, best_count = link.get_attribute("href"), count
+    if best is None:
+        sys.exit("No programs; apply the default configuration first.")
+    return best
+
+
+def new_survey_path(data_dir: Path) -> str:
+    """Invite a contact through `csops shell` on the demo's data directory; its survey page's path."""
+    csops = Path(sys.executable).with_name("csops")
+    result = subprocess.run(
+        [str(csops), "shell", "-c", INVITE_CODE],
+        env={**os.environ, "CSOPS_DATA_DIR": str(data_dir)},
+        capture_output=True, text=True, check=False,
+    )
+    paths = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("SURVEY ")]
+    if result.returncode or not paths:
+        sys.exit(f"Could not make a survey invitation:\n{result.stdout}{result.stderr}")
+    return paths[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -115,11 +199,42 @@ def main(argv: list[str] | None = None) -> None:
             shoot(page, "/rules/runs/?sort=started_at", args.out, "rule-runs.png")  # the first run's CTAs
             shoot(page, "/cockpit/ctas/?state=open", args.out, "ctas.png")
 
+            shoot(page, "/programs/", args.out, "programs.png")
+            shoot(page, program_with_results(page), args.out, "program.png")
+            page.goto("/programs/templates/")
+            page.get_by_role("link", name=TEMPLATE, exact=True).click()
+            expect(page.locator("#h-subject")).to_be_visible()  # rendered for a real account
+            capture(page, args.out, "email-template.png")
+            shoot(page, "/programs/surveys/", args.out, "surveys.png")
+            shoot(page, "/programs/outbox/", args.out, "outbox.png")
+            page.goto("/programs/outbox/?status=sent&kind=program")
+            sent = page.locator("table.list tbody a[href*='/programs/outbox/']").first
+            if sent.count():
+                shoot(page, sent.get_attribute("href"), args.out, "outbox-message.png")
+            else:
+                print("No program email was sent yet; not taking outbox-message.png.", file=sys.stderr)
+
             context.clear_cookies()
             log_in(page, args.csm, args.password)
             shoot(page, "/cockpit/", args.out, "my-ctas.png")
             page.locator("main table a[href*='/cockpit/ctas/']").first.click()
             capture(page, args.out, "cta.png")
+            assist = page.locator("#assist")
+            if assist.get_by_text("Send an email").count():
+                assist.get_by_text("Send an email").click()
+                assist.screenshot(path=str(args.out / "email-assist.png"))
+                print(f"{args.out / 'email-assist.png'}")
+
+            survey = args.survey_url or (new_survey_path(args.data_dir) if args.data_dir else None)
+            if survey:
+                phone = browser.new_context(
+                    base_url=args.url.rstrip("/"), viewport=PHONE, is_mobile=True, has_touch=True,
+                )
+                public = phone.new_page()
+                shoot(public, urlsplit(survey).path, args.out, "survey-phone.png")
+                expect(public.get_by_role("button", name="Send my answer")).to_be_visible()
+            else:
+                print("No --data-dir or --survey-url; not taking survey-phone.png.", file=sys.stderr)
         finally:
             browser.close()
 
