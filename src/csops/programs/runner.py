@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from csops.cockpit.actions import raise_ctas
 from csops.cockpit.models import CtaReason, Playbook, Source
+from csops.core.models import User
 from csops.customers.models import Account
 from csops.programs import outbox
 from csops.programs.journey import SURVEY_TEMPLATES, Step, build_steps
@@ -131,13 +132,52 @@ def _person(user) -> dict[str, str]:
     return {"name": str(user), "email": user.email} if user is not None else {"name": "", "email": ""}
 
 
-def merge_context(enrolment: Enrolment, assignments: dict) -> tuple[dict, dict[str, str]]:
+@dataclass
+class Assignments:
+    """Who a campaign speaks for: the CSE assignment of a segment and geo (and its Calendly link),
+    and each pool's active members per geo, for accounts managed by a pool."""
+
+    by_segment_geo: dict[tuple[int | None, int | None], CseAssignment]
+    pool_members: dict[tuple[int, int], list[User]]
+
+    def of(self, account: Account) -> CseAssignment | None:
+        key = account.segment_id
+        return self.by_segment_geo.get((key, account.geo_id)) or self.by_segment_geo.get((key, None))
+
+    def cse(self, account: Account) -> User | None:
+        """The CSE named for the segment and geo, else the account's own, else a CSE pool's member
+        for its geo (its own pool's, for a pool's account), spread by account id as rules spread."""
+        assignment = self.of(account)
+        if assignment and assignment.cse:
+            return assignment.cse
+        if account.cse:
+            return account.cse
+        pool = account.csm_id if account.csm and account.csm.is_pool else None
+        members = [
+            user
+            for (pool_id, geo_id), users in sorted(self.pool_members.items())
+            if geo_id == account.geo_id and pool in (None, pool_id)
+            for user in users
+        ]
+        return members[account.pk % len(members)] if members else None
+
+
+def assignments() -> Assignments:
+    members: dict[tuple[int, int], list[User]] = {}
+    for user in User.objects.filter(
+        pool__isnull=False, is_active=True, is_pool=False, geo__isnull=False
+    ).order_by("pool_id", "username"):
+        members.setdefault((user.pool_id, user.geo_id), []).append(user)
+    return Assignments(
+        {(a.segment_id, a.geo_id): a for a in CseAssignment.objects.select_related("cse")}, members
+    )
+
+
+def merge_context(enrolment: Enrolment, assignments: Assignments) -> tuple[dict, dict[str, str]]:
     """Merge fields and named links for one enrolled contact."""
     account, contact = enrolment.account, enrolment.contact
-    assignment = assignments.get((account.segment_id, account.geo_id)) or assignments.get(
-        (account.segment_id, None)
-    )
-    cse = (assignment.cse if assignment and assignment.cse else None) or account.cse
+    assignment = assignments.of(account)
+    cse = assignments.cse(account)
     csm = account.csm if account.csm and not account.csm.is_pool else None
     context = {
         "contact": {
@@ -160,10 +200,6 @@ def _organisation() -> str:
     from django.conf import settings
 
     return settings.CSOPS_ORGANISATION["name"]
-
-
-def assignments() -> dict:
-    return {(a.segment_id, a.geo_id): a for a in CseAssignment.objects.select_related("cse")}
 
 
 def _send(program, steps, index, step: Step, enrolments, now, report) -> None:
@@ -253,12 +289,13 @@ def _branch(program, steps, index, step: Step, enrolments, now, report) -> None:
         ] += len(group)
 
 
-def _owner(enrolment: Enrolment, role: str) -> int | None:
+def _owner(enrolment: Enrolment, role: str, found: Assignments) -> int | None:
     account = enrolment.account
     csm = account.csm if account.csm and not account.csm.is_pool else None
+    cse = found.cse(account)
     people = {
-        "csm": csm or account.cse,
-        "cse": account.cse,
+        "csm": csm or cse,
+        "cse": cse,
         "ae": account.ae,
         "sa": account.sa,
         "renewals_manager": account.renewals_manager,
@@ -273,14 +310,15 @@ def _create_cta(program, steps, index, step: Step, enrolments, now, report) -> N
     reason = CtaReason.objects.select_related("type").get(type__name=value["type"], name=value["reason"])
     role = value.get("owner", "csm")
     due = timezone.localdate() + dt.timedelta(days=value.get("due_in_days", 7))
+    found = assignments()
     rows = [
         {
             "account_id": e.account_id,
             "name": f"{e.account.name} - {reason.name}"[:255],
-            "owner_id": _owner(e, role),
+            "owner_id": _owner(e, role, found),
             "due_date": due,
             "dedupe_key": f"program:{e.pk}:step:{index}",
-            **{f"{r}_owner": _owner(e, r) for r in ("csm", "cse", "ae", "sa", "renewals_manager")},
+            **{f"{r}_owner": _owner(e, r, found) for r in ("csm", "cse", "ae", "sa", "renewals_manager")},
         }
         for e in enrolments
     ]

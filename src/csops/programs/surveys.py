@@ -33,8 +33,8 @@ from csops.programs.models import (
     SurveyResponse,
 )
 from csops.programs.outbox import Draft, base_url, queue
+from csops.programs.runner import Assignments, merge_context
 from csops.programs.runner import assignments as runner_assignments
-from csops.programs.runner import merge_context
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def score_range(kind: str) -> range:
 # --- invitations ----------------------------------------------------------------------------------
 
 
-def _context(account: Account, contact: Contact, assignments: dict) -> dict[str, Any]:
+def _context(account: Account, contact: Contact, assignments: Assignments) -> dict[str, Any]:
     """The merge fields of an invitation, as a program's emails have them (the sender is the CSE,
     else the CSM), signed by the organisation when the account has neither."""
     context, _ = merge_context(Enrolment(account=account, contact=contact), assignments)

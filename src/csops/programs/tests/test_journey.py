@@ -173,3 +173,32 @@ def test_bad_templates_are_refused_with_the_field_named(config):
     ]:
         with pytest.raises(ValidationError, match=re.escape(message)):
             EmailTemplate(name="t", subject="s", text=text).full_clean()
+
+
+def test_the_campaign_cse_is_the_named_one_else_the_accounts_else_the_pools_for_its_geo(
+    make_account, team
+):
+    from csops.core.models import User
+    from csops.customers.models import Geo
+    from csops.programs.models import CseAssignment
+    from csops.programs.runner import assignments
+
+    emea = Geo.objects.get(name="EMEA")
+    second = User.objects.create(username="cse2", email="cse2@example.com", geo=team["cse"].geo,
+                                 pool=team["pool"])
+    digital = Segment.objects.get(name="Digital")
+    own = make_account(segment=digital, csm=None, cse=second)
+    pooled = [make_account(segment=Segment.objects.get(name="Scale"), csm=team["pool"], cse=None)
+              for _ in range(2)]
+    unmanaged = make_account(segment=digital, csm=None, cse=None)
+    nobody = make_account(segment=digital, csm=None, cse=None, geo=emea)  # no CSE in EMEA
+    found = assignments()
+    assert found.cse(own) == second
+    # Spread over the geo's pool members by account id, as the rules spread a pool's accounts.
+    members = [team["cse"], second]
+    assert {found.cse(a) for a in pooled} == set(members)
+    assert found.cse(pooled[0]) == members[pooled[0].pk % 2]
+    assert found.cse(unmanaged) == members[unmanaged.pk % 2]
+    assert found.cse(nobody) is None
+    CseAssignment.objects.filter(segment=digital).update(cse=team["csm"])
+    assert assignments().cse(own) == team["csm"]  # the one named for the segment and geo wins

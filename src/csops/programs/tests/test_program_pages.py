@@ -34,6 +34,8 @@ def test_program_list_and_detail(scale_accounts, client_as):
         and "Nobody is enrolled yet." in detail
         and "Enrol</button>" not in detail
     )
+    assert "<strong>Wait</strong> until day 21 of the contract" in detail
+    assert "<strong>Wait</strong> 7 days" in detail
 
 
 def test_admins_enrol_by_segment_or_accounts(scale_accounts, client_as):

@@ -13,6 +13,7 @@ from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
 from csops.programs.synthetic import replay_days
+from csops.rules.actions import evaluate_pending
 from csops.rules.models import RuleBacktest
 
 
@@ -26,6 +27,17 @@ class Command(BaseCommand):
 
     def handle(self, accounts, port, no_serve, **options):
         catcher = self.catch_mail()
+        try:
+            self.prepare(accounts, port, catcher is not None)
+        finally:
+            if no_serve and catcher:
+                catcher.stop()
+        if not no_serve:
+            # The scheduler and task queue run beside the web server, as `csops worker` would.
+            threading.Thread(target=call_command, args=("worker", "--interval", "2"), daemon=True).start()
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)
+
+    def prepare(self, accounts: int, port: int, catching: bool) -> None:
         self.stderr.write("Migrating the database …")
         call_command("migrate", verbosity=0, interactive=False)
         result = apply_configuration(default_directory(), message="Default configuration")
@@ -45,26 +57,32 @@ class Command(BaseCommand):
         if not OutboxMessage.objects.filter(kind="program").exists():
             self.stderr.write("Replaying the last five weeks of programs …")
             replay_days(days=35, seed=1, progress=self.stderr.write)
+            # The survey answers marked their accounts: the rules hear of them, as the worker would.
+            done = evaluate_pending()
+            self.stderr.write(f"  rules re-run over the {done['accounts']} accounts that answered a survey")
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
         self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
         for username, description in logins:
             self.stdout.write(f"  {username:10} {description}")
-        if catcher:
+        if catching:
             self.stdout.write(f"Emails go to the mail catcher on 127.0.0.1:{settings.EMAIL_PORT}: "
                               f"{settings.DATA_DIR / 'mail'}/*.eml, and /programs/outbox/")
         self.stdout.write("")
-        if not no_serve:
-            # The scheduler and task queue run beside the web server, as `csops worker` would.
-            threading.Thread(target=call_command, args=("worker", "--interval", "2"), daemon=True).start()
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, skip_checks=True)
 
     def catch_mail(self):
         """With the default SMTP server (loopback), run the demo's own mail catcher there."""
         if settings.EMAIL_HOST not in ("127.0.0.1", "localhost"):
             return None
-        return mailcatcher.start(settings.DATA_DIR / "mail", port=settings.EMAIL_PORT)
+        catcher = mailcatcher.start(settings.DATA_DIR / "mail", port=settings.EMAIL_PORT)
+        if catcher is None:
+            self.stderr.write(self.style.WARNING(
+                f"Something already listens on 127.0.0.1:{settings.EMAIL_PORT}, so the demo's mail catcher "
+                "is not started and emails go to that server. Set CSOPS_SMTP_PORT to another port to "
+                "catch them here."
+            ))
+        return catcher
 
     def run_rules(self) -> None:
         """The rule pack raises the demo's CTAs; a backtest replays one rule over the scored dates."""
