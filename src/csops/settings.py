@@ -127,6 +127,12 @@ CSOPS_ORGANISATION = {
     "name": os.environ.get("CSOPS_ORG_NAME", "Example Corp"),
     "business_time_zone": os.environ.get("CSOPS_BUSINESS_TIME_ZONE", "UTC"),
     "fiscal_year_start_month": int(os.environ.get("CSOPS_FISCAL_YEAR_START_MONTH", "2")),
+    # The business calendar (csops.core.calendar): public holidays of a country and optionally
+    # a subdivision (ISO codes, as the `holidays` library names them), and the working week.
+    # Company days off are configuration (company_holidays.yaml).
+    "holidays_country": os.environ.get("CSOPS_HOLIDAYS_COUNTRY", "US"),
+    "holidays_subdivision": os.environ.get("CSOPS_HOLIDAYS_SUBDIVISION", ""),
+    "working_days": os.environ.get("CSOPS_WORKING_DAYS", "Mon,Tue,Wed,Thu,Fri"),
     "currency": os.environ.get("CSOPS_CURRENCY", "USD"),
 }
 

@@ -186,3 +186,16 @@ class ScheduleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} due {self.due_at}"
+
+
+class CompanyHoliday(ReferenceRow):
+    """A company day off beyond the public holidays (e.g. a Family and Friends Day): not a
+    business day for service levels and reminders."""
+
+    date = models.DateField()
+
+    class Meta(ReferenceRow.Meta):
+        ordering = ["date", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date.isoformat()})"

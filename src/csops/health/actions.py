@@ -9,11 +9,11 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from csops.core.actions import create_object
+from csops.core.calendar import fiscal_quarter
 from csops.customers.actions import update_account
 from csops.customers.models import Account
 from csops.health import backtest, features, synthetic
@@ -30,10 +30,10 @@ def update_cadence(account: Account, today: dt.date) -> dt.timedelta:
     """Weekly when the renewal falls in this fiscal quarter or the next, else monthly."""
     if account.renewal_date is None:
         return dt.timedelta(days=30)
-    start = settings.CSOPS_ORGANISATION["fiscal_year_start_month"]
 
     def quarter(day: dt.date) -> int:
-        return (day.year * 12 + day.month - start) // 3
+        year, number = fiscal_quarter(day)
+        return year * 4 + number
 
     soon = quarter(account.renewal_date) - quarter(today) in (0, 1)
     return dt.timedelta(days=7 if soon else 30)
