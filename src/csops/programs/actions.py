@@ -154,7 +154,7 @@ def record_open(public_id: str) -> None:
         TrackingEvent.objects.create(message=message, kind=TrackingEvent.Kind.OPEN)
 
 
-CUSTOMER_KINDS = ("program", "survey", "assist")
+CUSTOMER_KINDS = ("program", "survey", "assist", "engagement")
 
 
 @transaction.atomic

@@ -119,6 +119,7 @@ def send_assist_email(
     contacts: Sequence[Contact],
     deploy_survey: bool = False,
     source: str = "web",
+    extra_context: dict[str, Any] | None = None,
 ) -> AssistResult:
     """Queue the template to each contact (the CTA owner in copy), log one Email activity on the CTA
     with the recipients as external attendees, and, when asked, deploy the CSE engagement CSAT
@@ -152,7 +153,10 @@ def send_assist_email(
             {"account_id": cta.account_id, "contact_id": c.pk, "key": keys[c.pk], "cta_id": cta.pk}
             for c in fresh
         ]
-        invite_contacts(survey, rows, template=template, kind=KIND, source_ref=f"CTA {cta.pk}: {cta.name}")
+        invite_contacts(
+            survey, rows, template=template, kind=KIND, source_ref=f"CTA {cta.pk}: {cta.name}",
+            extra_context=extra_context,
+        )
         # The invitations' emails are this follow-up: copy the CTA owner, replies to who sent it
         # (in this transaction, so the worker never sees them otherwise).
         new = OutboxMessage.objects.filter(key__in=[f"survey:{keys[c.pk]}" for c in fresh])
@@ -166,7 +170,7 @@ def send_assist_email(
                 kind=KIND,
                 to=c.email,
                 template=template,
-                context=_context(cta, c, actor, assignment),
+                context=_context(cta, c, actor, assignment) | (extra_context or {}),
                 links={"calendly": calendly},
                 cc=cc,
                 reply_to=reply_to,

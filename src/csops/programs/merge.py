@@ -24,6 +24,8 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "cse": ("name", "email"),
     "sender": ("name", "email"),
     "organisation": ("name",),
+    "owner": ("name", "email"),  # the account owner who filed a CSE engagement request
+    "engagement": ("summary", "action_items", "resources"),  # a CSE engagement's follow-up
     "calendly_link": (),
     "survey_link": (),
     "unsubscribe_link": (),

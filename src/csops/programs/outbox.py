@@ -44,25 +44,32 @@ def base_url() -> str:
     return settings.CSOPS_BASE_URL.rstrip("/")
 
 
+def _sign(value: Any, salt: str) -> str:
+    # No timestamp: these links never expire, and a message's links are the same each time it is made.
+    return signing.Signer(salt=salt).sign_object(value, compress=True)
+
+
 def tracked_url(public_id: str, name: str, url: str) -> str:
-    token = signing.dumps([public_id, name, url], salt=TRACK_SALT, compress=True)
-    return f"{base_url()}/t/{token}/"
+    return f"{base_url()}/t/{_sign([public_id, name, url], TRACK_SALT)}/"
 
 
 def open_url(public_id: str) -> str:
-    return f"{base_url()}/o/{signing.dumps(public_id, salt=TRACK_SALT)}/"
+    return f"{base_url()}/o/{_sign(public_id, TRACK_SALT)}/"
 
 
 def unsubscribe_url(public_id: str) -> str:
-    return f"{base_url()}/u/{signing.dumps(public_id, salt=UNSUBSCRIBE_SALT)}/"
+    return f"{base_url()}/u/{_sign(public_id, UNSUBSCRIBE_SALT)}/"
 
 
 def read_token(token: str, salt: str) -> Any:
-    """The signed value, or None for a token that was not made here (or was altered)."""
-    try:
-        return signing.loads(token, salt=salt)
-    except signing.BadSignature:
-        return None
+    """The signed value, or None for a token that was not made here (or was altered). Links made
+    before they lost their timestamp still read."""
+    for read in (signing.Signer(salt=salt).unsign_object, lambda t: signing.loads(t, salt=salt)):
+        try:
+            return read(token)
+        except (signing.BadSignature, ValueError):
+            continue
+    return None
 
 
 def redact_personal_links(body: str) -> str:

@@ -15,12 +15,11 @@ from csops.core.models import AuditEntry
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectListView, require
+from csops.programs.actions import CUSTOMER_KINDS
 from csops.programs.delivery_actions import RETRYABLE, retry_messages
 from csops.programs.models import OutboxMessage
 from csops.programs.outbox import redact_personal_links
 from csops.programs.outbox_filtersets import OutboxFilterSet
-
-CUSTOMER_KINDS = ("program", "survey", "assist")
 
 
 def _when(value) -> str:

@@ -145,14 +145,15 @@ class Assignments:
         return self.by_segment_geo.get((key, account.geo_id)) or self.by_segment_geo.get((key, None))
 
     def cse(self, account: Account) -> User | None:
-        """The CSE named for the segment and geo, else the account's own, else a CSE pool's member
-        for its geo (its own pool's, for a pool's account), spread by account id as rules spread."""
+        """The CSE named for the segment and geo, else the account's own. An account without a named
+        CSM (a pool's, or none, as in Digital) falls back to a CSE pool's member for its geo (its own
+        pool's, if it has one), spread by account id as the rules spread a pool's accounts."""
         assignment = self.of(account)
         if assignment and assignment.cse:
             return assignment.cse
-        if account.cse:
+        if account.cse or (account.csm and not account.csm.is_pool):
             return account.cse
-        pool = account.csm_id if account.csm and account.csm.is_pool else None
+        pool = account.csm_id if account.csm else None
         members = [
             user
             for (pool_id, geo_id), users in sorted(self.pool_members.items())

@@ -116,6 +116,7 @@ def invite_contacts(
     template: EmailTemplate | None = None,
     kind: str = "survey",
     source_ref: str = "",
+    extra_context: dict[str, Any] | None = None,
 ) -> int:
     """Invite each row's contact (account_id, contact_id, key; optionally enrolment_id, step, cta_id)
     to answer the survey: an invitation with its own link, and the email queued in the outbox.
@@ -128,7 +129,9 @@ def invite_contacts(
     counts = {"invited": 0, "already invited": 0, "opted out": 0, "no email": 0, "unknown contact": 0}
     for start in range(0, len(unique), BATCH):
         with transaction.atomic():
-            _invite_batch(survey, unique[start : start + BATCH], template, kind, source_ref, counts)
+            _invite_batch(
+                survey, unique[start : start + BATCH], template, kind, source_ref, counts, extra_context or {}
+            )
     skipped = {k: n for k, n in counts.items() if n and k != "invited"}
     if skipped:
         log.info("survey %s: %d invited; skipped %s", survey.name, counts["invited"], skipped)
@@ -136,7 +139,13 @@ def invite_contacts(
 
 
 def _invite_batch(
-    survey: Survey, rows: list[dict], template: EmailTemplate, kind: str, source_ref: str, counts: dict
+    survey: Survey,
+    rows: list[dict],
+    template: EmailTemplate,
+    kind: str,
+    source_ref: str,
+    counts: dict,
+    extra_context: dict[str, Any],
 ) -> None:
     keys = [r["key"] for r in rows]
     known = set(SurveyInvitation.objects.filter(key__in=keys).values_list("key", flat=True))
@@ -186,7 +195,7 @@ def _invite_batch(
         if invitation.digest not in mine:
             continue
         invitation.pk = mine[invitation.digest]
-        context = _context(account, contact, assignments)
+        context = _context(account, contact, assignments) | extra_context
         draft = Draft(
             key=f"survey:{invitation.key}",
             kind=kind,

@@ -200,5 +200,6 @@ def test_the_campaign_cse_is_the_named_one_else_the_accounts_else_the_pools_for_
     assert found.cse(pooled[0]) == members[pooled[0].pk % 2]
     assert found.cse(unmanaged) == members[unmanaged.pk % 2]
     assert found.cse(nobody) is None
+    assert found.cse(make_account(segment=digital, cse=None)) is None  # a named CSM: no pool fallback
     CseAssignment.objects.filter(segment=digital).update(cse=team["csm"])
     assert assignments().cse(own) == team["csm"]  # the one named for the segment and geo wins
