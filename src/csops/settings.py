@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "csops.timeline",
     "csops.programs",
     "csops.rules",
+    "csops.engagements",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ def test_a_due_time_fires_once_even_with_two_schedulers(config):
     from csops.rules.models import Rule
 
     Rule.objects.update(enabled=False)  # rules fire through the same scheduler; tested in rules
+    Schedule.objects.exclude(name="health-daily").update(enabled=False)  # one schedule is enough here
     now = dt.datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
     first, second = scheduler.tick(now), scheduler.tick(now)
     assert [f.schedule for f in first] == ["health-daily"] and second == []
