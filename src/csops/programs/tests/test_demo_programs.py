@@ -63,3 +63,10 @@ def test_the_demo_runs_programs_from_enrolment_to_branch_to_cta(db, settings, tm
     # The program's page counts the same CTAs at the steps that raised them.
     steps = program_results(finished.first().program)["steps"]
     assert sum(step["ctas"] for step in steps) == finished.count()
+
+    # The demo's CSE engagement requests went through the batch: each has its CTA, with the suffix.
+    from csops.engagements.models import NAME_SUFFIX, EngagementRequest
+
+    requests = EngagementRequest.objects.select_related("cta")
+    assert requests.count() == 6 and all(r.cta.name.endswith(NAME_SUFFIX) for r in requests)
+    assert requests.filter(follow_ups__done_at__isnull=False).distinct().count() == 2

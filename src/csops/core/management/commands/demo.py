@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
+from csops.engagements.synthetic import seed_requests
 from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
@@ -60,6 +61,9 @@ class Command(BaseCommand):
             # The survey answers marked their accounts: the rules hear of them, as the worker would.
             done = evaluate_pending()
             self.stderr.write(f"  rules re-run over the {done['accounts']} accounts that answered a survey")
+        filed = seed_requests()
+        if filed:
+            self.stderr.write(f"CSE engagement requests: {filed} filed by their account owners and worked")
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
