@@ -143,7 +143,7 @@ def test_truncation_never_splits_a_character_from_its_accent_or_an_emoji_sequenc
 
 
 def test_the_batch_raises_one_cta_and_queues_the_outreach_once(eligible, team, smtp_server):
-    account = eligible(name="Initech " + "Worldwide " * 30)
+    account = eligible(name=("Initech " + "Worldwide " * 30)[:255])  # the longest name an account has
     request = file(account, priority="high")
     first = actions.convert_requests()
     assert (first.ctas, first.outreach) == (1, 1)
@@ -315,3 +315,36 @@ def test_a_request_of_a_previous_fiscal_quarter_never_reopens(eligible, settings
     )
     request.refresh_from_db()
     assert actions.reopen_request(request, actor=request.cse).status == RequestStatus.OPEN
+
+
+def test_two_batches_racing_raise_one_cta_and_one_outreach(transactional_db, eligible):
+    """Two workers run the batch at once (as two schedulers could): the database keeps one CTA
+    per request, and only the batch that linked it queues the outreach."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers, so two batches cannot interleave")
+    requests = [file(eligible()) for _ in range(5)]
+    start = threading.Barrier(2)
+    reports = []
+
+    def batch() -> None:
+        try:
+            start.wait()
+            reports.append(actions.convert_requests())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=batch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(reports) == 2
+    assert sum(r.ctas for r in reports) == 5 and Cta.objects.count() == 5
+    assert sum(r.outreach for r in reports) == 5 and OutboxMessage.objects.count() == 5
+    mine = EngagementRequest.objects.filter(pk__in=[r.pk for r in requests])
+    linked = set(mine.values_list("cta", flat=True))
+    assert linked == set(Cta.objects.values_list("pk", flat=True))
