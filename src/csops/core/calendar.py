@@ -53,6 +53,10 @@ def business_date(value: dt.date | dt.datetime) -> dt.date:
     return value
 
 
+def business_today() -> dt.date:
+    return business_date(timezone.now())
+
+
 @functools.lru_cache(maxsize=32)
 def parse_working_days(value: str) -> frozenset[int]:
     """Weekday numbers (Monday 0) from a list such as "Mon,Tue,Wed,Thu,Fri" or "Sun,Mon,...,Thu"."""

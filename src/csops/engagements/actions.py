@@ -21,7 +21,13 @@ from csops.cockpit.actions import raise_ctas
 from csops.cockpit.models import Cta, CtaReason, Playbook, Priority, Source
 from csops.core import audit
 from csops.core.actions import create_object, update_object
-from csops.core.calendar import add_business_days, business_date, fiscal_quarter, fiscal_quarter_label
+from csops.core.calendar import (
+    add_business_days,
+    business_date,
+    business_today,
+    fiscal_quarter,
+    fiscal_quarter_label,
+)
 from csops.core.models import User
 from csops.customers.models import Account, Contact, Opportunity
 from csops.engagements.models import (
@@ -57,10 +63,6 @@ def policy() -> EngagementPolicy:
             "There is no engagement policy named 'default': apply engagement_policies.yaml."
         )
     return found
-
-
-def business_today() -> dt.date:
-    return business_date(timezone.now())
 
 
 # --- the CTA's name ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from csops.core.actions import create_object, update_object
-from csops.core.calendar import add_business_days, business_date, business_days_between
+from csops.core.calendar import add_business_days, business_days_between, business_today
 from csops.core.models import User
 from csops.core.permissions import has_perm
 from csops.customers.models import Account, SupportTicket
@@ -35,10 +35,6 @@ ARR_SHARE = Decimal("0.80")  # of the segment's ARR ceiling, at least
 LAM_ABOVE = Decimal("100000")  # strictly more
 RENEWAL_MONTHS = 3  # calendar months from today, at most
 PERMISSION = "work_ctas"
-
-
-def business_today() -> dt.date:
-    return business_date(timezone.now())
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from csops.cockpit.actions import close_ctas_by_rule, raise_ctas
 from csops.cockpit.models import CtaReason, CtaStatus, CtaType, Playbook
 from csops.core import audit, scheduler
+from csops.core.calendar import business_today
 from csops.core.models import Role, User
 from csops.core.signals import account_data_changed
 from csops.customers.models import Account
@@ -45,10 +46,6 @@ from csops.usage import store
 log = logging.getLogger(__name__)
 SAMPLE = 5
 Progress = Callable[[str], None]
-
-
-def business_today() -> dt.date:
-    return timezone.now().astimezone(scheduler.business_zone()).date()
 
 
 class RuleRunner:
