@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError
 from csops.cockpit.api import router as cockpit_router
 from csops.core.api import AUTH, field_errors
 from csops.customers.api import router as customers_router
+from csops.engagements.api import router as engagements_router
 from csops.engagements.escalation_api import router as escalations_router
 from csops.timeline.api import router as timeline_router
 
@@ -19,6 +20,7 @@ api = NinjaAPI(
 api.add_router("/", customers_router)
 api.add_router("/", cockpit_router)
 api.add_router("/", timeline_router)
+api.add_router("/", engagements_router)
 api.add_router("/", escalations_router)
 
 
