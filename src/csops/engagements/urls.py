@@ -16,11 +16,3 @@ urlpatterns = [
     path("<int:pk>/reopen/", views.reopen_request, name="reopen_request"),
     path("follow-ups/<int:pk>/answer/", views.answer_question, name="answer_question"),
 ]
-
-try:  # the escalation pages, when that part of the app is present
-    from csops.engagements.escalation_urls import urlpatterns as escalation_urlpatterns
-except ModuleNotFoundError as missing:
-    if missing.name != "csops.engagements.escalation_urls":
-        raise
-    escalation_urlpatterns = []
-urlpatterns += escalation_urlpatterns
