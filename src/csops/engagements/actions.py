@@ -388,6 +388,8 @@ def _person(user: User | None) -> dict[str, str]:
 
 
 def _require_cta(request: EngagementRequest) -> Cta:
+    if request.status == RequestStatus.CLOSED:
+        raise ValidationError({"request": "This request is closed: reopen it first (this quarter's only)."})
     if request.cta is None:
         raise ValidationError(
             {
@@ -486,9 +488,13 @@ def send_follow_up(
     from csops.programs.assist import send_assist_email
 
     cta = _require_cta(request)
-    pending = request.follow_ups.filter(kind=FollowUpKind.EMAIL, done_at__isnull=True).first()
-    if request.called_on is None or pending is None:
+    email = request.follow_ups.filter(kind=FollowUpKind.EMAIL).first()
+    if request.called_on is None or email is None:
         raise ValidationError({"request": "Log the call first: the follow-up email comes after it."})
+    if email.done_at is not None:
+        raise ValidationError(
+            {"request": f"The follow-up email went out on {email.done_on}: record a further question."}
+        )
     errors = {
         name: "Write this part of the follow-up."
         for name, value in (("summary", summary), ("action_items", action_items), ("resources", resources))
@@ -513,7 +519,7 @@ def send_follow_up(
         },
     )
     if result.queued:
-        _done(pending, actor, source)
+        _done(email, actor, source)
         update_object(
             request,
             actor=actor,
@@ -545,11 +551,11 @@ def record_question(
     rules = policy()
     if not question.strip():
         raise ValidationError({"question": "Write the customer's question."})
-    _refuse_previous_quarter(request, "take a new question")
     new_topic = bool(topic.strip()) and topic.strip().casefold() != request.topic.casefold()
     since = (asked_on - request.last_contact_on).days if request.last_contact_on else 0
     if new_topic or since > rules.new_topic_after_days:
         return _continue(request, actor, topic.strip() if new_topic else request.topic, question, source)
+    _refuse_previous_quarter(request, "take a new question")
     if request.status == RequestStatus.CLOSED:
         update_object(request, actor=actor, source=source, status=RequestStatus.FOLLOWED_UP, closed_at=None)
     follow_up = _open_follow_up(
@@ -591,6 +597,8 @@ def _continue(request: EngagementRequest, actor: User, topic: str, question: str
 
 @transaction.atomic
 def answer_question(follow_up: FollowUp, *, actor: User, source: str = "web") -> FollowUp:
+    if follow_up.kind != FollowUpKind.ANSWER:
+        raise ValidationError({"follow_up": "The follow-up email is done by sending it, not marked answered"})
     if follow_up.done_at is not None:
         return follow_up
     _done(follow_up, actor, source)
@@ -625,11 +633,11 @@ def reopen_request(request: EngagementRequest, *, actor: User, source: str = "we
     if request.status != RequestStatus.CLOSED:
         return request
     _refuse_previous_quarter(request, "be reopened")
-    status = (
-        RequestStatus.FOLLOWED_UP
-        if request.called_on
-        else RequestStatus.OPEN
-        if request.cta_id
-        else RequestStatus.FILED
-    )
+    followed_up = request.follow_ups.filter(kind=FollowUpKind.EMAIL, done_at__isnull=False).exists()
+    if followed_up:
+        status = RequestStatus.FOLLOWED_UP
+    elif request.called_on:
+        status = RequestStatus.CALLED
+    else:
+        status = RequestStatus.OPEN if request.cta_id else RequestStatus.FILED
     return update_object(request, actor=actor, source=source, status=status, closed_at=None)

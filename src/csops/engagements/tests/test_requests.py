@@ -348,3 +348,27 @@ def test_two_batches_racing_raise_one_cta_and_one_outreach(transactional_db, eli
     mine = EngagementRequest.objects.filter(pk__in=[r.pk for r in requests])
     linked = set(mine.values_list("cta", flat=True))
     assert linked == set(Cta.objects.values_list("pk", flat=True))
+
+
+def test_closed_sent_and_answered_states_hold(eligible, smtp_server):
+    """A closed request takes no call until reopened; the follow-up email goes once; only questions
+    are marked answered; a reopened request gets back the status it had."""
+    request = converted(eligible)
+    actions.log_call(request, actor=request.cse, date=actions.business_today())
+    request.refresh_from_db()
+    actions.close_request(request, actor=request.cse)
+    closed = refusal(lambda: actions.log_call(request, actor=request.cse, date=actions.business_today()))
+    assert "closed: reopen it first" in closed["request"][0]
+    assert actions.reopen_request(request, actor=request.cse).status == RequestStatus.CALLED
+    email = request.follow_ups.get()
+    refused = refusal(lambda: actions.answer_question(email, actor=request.cse))
+    assert "not marked answered" in refused["follow_up"][0]
+
+    def send():
+        return actions.send_follow_up(
+            request, actor=request.cse, contacts=[request.contact], summary="s", action_items="a",
+            resources="r",
+        )
+
+    send()
+    assert "went out on" in refusal(send)["request"][0]
