@@ -16,6 +16,7 @@ urlpatterns = [
     path("cockpit/", include("csops.cockpit.urls")),
     path("rules/", include("csops.rules.urls")),
     path("programs/", include("csops.programs.urls")),
+    path("engagements/", include("csops.engagements.urls")),
     path("escalations/", include("csops.engagements.escalation_urls")),
     path("", include("csops.programs.public_urls")),
     path("admin/", admin.site.urls),
