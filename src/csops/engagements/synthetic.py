@@ -65,4 +65,29 @@ def seed_requests(count: int = 6) -> int:
             actions.record_question(
                 request, actor=request.cse, asked_on=today, question="Can runners autoscale?", source="demo"
             )
+    seed_escalations(requests)
     return len(requests)
+
+
+def seed_escalations(requests: list[EngagementRequest]) -> None:
+    """A support escalation on an open ticket and an account escalation, filed by the CSE; when an
+    account misses a criterion the CSE overrides it, with the reason, as a person would."""
+    from csops.engagements import escalations
+
+    for request in requests[:2]:
+        request.refresh_from_db()
+        account, cse = request.account, request.cse
+        if cse is None:
+            continue
+        ticket = account.tickets.filter(closed_at__isnull=True).order_by("opened_at").first()
+        missed = [c.name for c in escalations.qualification(account, actions.business_today()) if not c.met]
+        escalations.file_escalation(
+            account, actor=cse,
+            kind="support" if ticket else "account",
+            ticket=ticket,
+            issue="" if ticket else "churn",
+            severity="high" if ticket else "critical",
+            title=f"{account.name}: {ticket.subject if ticket else 'evaluating another vendor'}"[:200],
+            override_reason=f"Strategic expansion at risk ({', '.join(missed)} not met)" if missed else "",
+            source="demo",
+        )

@@ -70,3 +70,8 @@ def test_the_demo_runs_programs_from_enrolment_to_branch_to_cta(db, settings, tm
     requests = EngagementRequest.objects.select_related("cta")
     assert requests.count() == 6 and all(r.cta.name.endswith(NAME_SUFFIX) for r in requests)
     assert requests.filter(follow_ups__done_at__isnull=False).distinct().count() == 2
+    from csops.engagements.models import Escalation
+
+    escalated = Escalation.objects.all()
+    assert escalated.count() == 2
+    assert all(e.qualified or (e.overridden_by and e.override_reason) for e in escalated)
