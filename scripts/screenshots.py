@@ -8,9 +8,11 @@
 Writes accounts.png, accounts-filtered.png, account-360.png, account-health.png, import.png,
 config.png, health-dashboard.png, backtest.png, rules.png, rule.png, rule-runs.png,
 rule-backtest.png, ctas.png, programs.png, program.png, email-template.png, surveys.png,
-outbox.png, outbox-message.png (as the admin), my-ctas.png, cta.png, email-assist.png (as the CSM
---csm) and survey-phone.png (the public survey page on a 390x844 phone, no login) into --out
-(docs/screenshots by default). Never downloads a browser.
+outbox.png, outbox-message.png, engagements.png, engagement.png, engagement-dashboard.png,
+escalations.png, escalation.png (as the admin), my-ctas.png, cta.png, email-assist.png (as the CSM
+--csm), engagement-new.png (the CSE Help form, as the account owner --ae) and survey-phone.png (the
+public survey page on a 390x844 phone, no login) into --out (docs/screenshots by default). With
+--only engagements, takes only the CSE engagement and escalation ones. Never downloads a browser.
 
 The survey page needs a live invitation token, and the database keeps only digests of those.
 With --data-dir (the demo's CSOPS_DATA_DIR) the script invites one contact to the "Pre-renewal
@@ -74,6 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", required=True)
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
+    parser.add_argument("--ae", default="ae.amer.1",
+                        help="an account owner (AE) login with TAM Scale accounts (same password)")
+    parser.add_argument("--only", choices=["engagements"],
+                        help="take only these: the CSE engagement and escalation pages")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -145,6 +151,37 @@ def program_with_results(page: Page) -> str:
     return best
 
 
+def cse_help_path(page: Page) -> str:
+    """The CSE Help form of an account the logged-in owner may file for, one with requests if there is.
+
+    The accounts of the request list come first, then the TAM Scale pool's; the first whose form shows
+    no reason it cannot be filed, preferring one that needs no sales leader's approval.
+    """
+    page.goto("/engagements/?per_page=250")
+    requests = [a.get_attribute("href") for a in page.locator("table.list tbody td:first-child a").all()]
+    accounts = []
+    for href in requests:
+        page.goto(href)
+        accounts.append(page.locator("dl.attrs a[href^='/customers/accounts/']").first.get_attribute("href"))
+    for page_number in range(1, 21):
+        page.goto(f"/customers/accounts/?csm=tam-scale&per_page=250&page={page_number}")
+        accounts += [a.get_attribute("href") for a in page.locator("table.list tbody td:first-child a").all()]
+        if not page.locator("a[rel=next]").count():
+            break
+    needs_approval = None
+    for href in dict.fromkeys(accounts):
+        path = f"/engagements/new/?account={href.rstrip('/').rsplit('/', 1)[1]}"
+        html = page.request.get(path).text()
+        if 'id="cannot-file"' in html or "File the request" not in html:
+            continue
+        if "approval needed" not in html:
+            return path
+        needs_approval = needs_approval or path
+    if needs_approval is None:
+        sys.exit("No TAM Scale account of this owner qualifies for CSE Help; pass another --ae.")
+    return needs_approval
+
+
 def new_survey_path(data_dir: Path) -> str:
     """Invite a contact through `csops shell` on the demo's data directory; its survey page's path."""
     csops = Path(sys.executable).with_name("csops")
@@ -159,9 +196,85 @@ def new_survey_path(data_dir: Path) -> str:
     return paths[0]
 
 
+def admin_shots(page: Page, out: Path) -> None:
+    shoot(page, "/customers/accounts/", out, "accounts.png")
+    shoot(page, "/customers/accounts/?segment=Strategic&sort=-arr", out, "accounts-filtered.png")
+
+    detail = first_account_with_csm(page)
+    shoot(page, detail, out, "account-360.png")
+    expect(page.locator("main h1")).to_be_visible()
+
+    page.goto(f"{detail}#health")
+    page.locator("#health").screenshot(path=str(out / "account-health.png"))
+    print(f"{out / 'account-health.png'}")
+
+    shoot(page, "/customers/import/", out, "import.png")
+    shoot(page, "/config/", out, "config.png")
+    shoot(page, "/health/", out, "health-dashboard.png")
+    page.goto("/health/backtests/")
+    backtest = page.locator("table.list tbody a").first.get_attribute("href")
+    shoot(page, backtest, out, "backtest.png")
+
+    shoot(page, "/rules/", out, "rules.png")
+    page.get_by_role("link", name="Product health drop").click()
+    capture(page, out, "rule.png")
+    rule_backtest = page.locator("#h-backtests + ul a").first.get_attribute("href")
+    shoot(page, rule_backtest, out, "rule-backtest.png")
+    shoot(page, "/rules/runs/?sort=started_at", out, "rule-runs.png")  # the first run's CTAs
+    shoot(page, "/cockpit/ctas/?state=open", out, "ctas.png")
+
+    shoot(page, "/programs/", out, "programs.png")
+    shoot(page, program_with_results(page), out, "program.png")
+    page.goto("/programs/templates/")
+    page.get_by_role("link", name=TEMPLATE, exact=True).click()
+    expect(page.locator("#h-subject")).to_be_visible()  # rendered for a real account
+    capture(page, out, "email-template.png")
+    shoot(page, "/programs/surveys/", out, "surveys.png")
+    shoot(page, "/programs/outbox/", out, "outbox.png")
+    page.goto("/programs/outbox/?status=sent&kind=program")
+    sent = page.locator("table.list tbody a[href*='/programs/outbox/']").first
+    if sent.count():
+        shoot(page, sent.get_attribute("href"), out, "outbox-message.png")
+    else:
+        print("No program email was sent yet; not taking outbox-message.png.", file=sys.stderr)
+
+
+def engagement_shots(page: Page, out: Path) -> None:
+    """The CSE engagement requests and the escalations, as the admin."""
+    shoot(page, "/engagements/", out, "engagements.png")
+    # A request with its call logged and its follow-up sent, else the furthest along there is.
+    for status in ("followed_up", "called", "open", ""):
+        page.goto(f"/engagements/?status={status}" if status else "/engagements/")
+        request = page.locator("table.list tbody td:first-child a").first
+        if request.count():
+            shoot(page, request.get_attribute("href"), out, "engagement.png")
+            break
+    else:
+        print("No engagement request; not taking engagement.png.", file=sys.stderr)
+    shoot(page, "/engagements/dashboard/", out, "engagement-dashboard.png")
+    shoot(page, "/escalations/", out, "escalations.png")
+    escalation = page.locator("table.list tbody td:first-child a").first
+    if escalation.count():
+        shoot(page, escalation.get_attribute("href"), out, "escalation.png")
+    else:
+        print("No escalation; not taking escalation.png.", file=sys.stderr)
+
+
+def csm_shots(page: Page, out: Path) -> None:
+    shoot(page, "/cockpit/", out, "my-ctas.png")
+    page.locator("main table a[href*='/cockpit/ctas/']").first.click()
+    capture(page, out, "cta.png")
+    assist = page.locator("#assist")
+    if assist.get_by_text("Send an email").count():
+        assist.get_by_text("Send an email").click()
+        assist.screenshot(path=str(out / "email-assist.png"))
+        print(f"{out / 'email-assist.png'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    everything = args.only is None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -171,59 +284,21 @@ def main(argv: list[str] | None = None) -> None:
             context.set_default_timeout(30_000)
             page = context.new_page()
             log_in(page, args.username, args.password)
+            if everything:
+                admin_shots(page, args.out)
+            engagement_shots(page, args.out)
 
-            shoot(page, "/customers/accounts/", args.out, "accounts.png")
-            shoot(page, "/customers/accounts/?segment=Strategic&sort=-arr",
-                  args.out, "accounts-filtered.png")
-
-            detail = first_account_with_csm(page)
-            shoot(page, detail, args.out, "account-360.png")
-            expect(page.locator("main h1")).to_be_visible()
-
-            page.goto(f"{detail}#health")
-            page.locator("#health").screenshot(path=str(args.out / "account-health.png"))
-            print(f"{args.out / 'account-health.png'}")
-
-            shoot(page, "/customers/import/", args.out, "import.png")
-            shoot(page, "/config/", args.out, "config.png")
-            shoot(page, "/health/", args.out, "health-dashboard.png")
-            page.goto("/health/backtests/")
-            backtest = page.locator("table.list tbody a").first.get_attribute("href")
-            shoot(page, backtest, args.out, "backtest.png")
-
-            shoot(page, "/rules/", args.out, "rules.png")
-            page.get_by_role("link", name="Product health drop").click()
-            capture(page, args.out, "rule.png")
-            rule_backtest = page.locator("#h-backtests + ul a").first.get_attribute("href")
-            shoot(page, rule_backtest, args.out, "rule-backtest.png")
-            shoot(page, "/rules/runs/?sort=started_at", args.out, "rule-runs.png")  # the first run's CTAs
-            shoot(page, "/cockpit/ctas/?state=open", args.out, "ctas.png")
-
-            shoot(page, "/programs/", args.out, "programs.png")
-            shoot(page, program_with_results(page), args.out, "program.png")
-            page.goto("/programs/templates/")
-            page.get_by_role("link", name=TEMPLATE, exact=True).click()
-            expect(page.locator("#h-subject")).to_be_visible()  # rendered for a real account
-            capture(page, args.out, "email-template.png")
-            shoot(page, "/programs/surveys/", args.out, "surveys.png")
-            shoot(page, "/programs/outbox/", args.out, "outbox.png")
-            page.goto("/programs/outbox/?status=sent&kind=program")
-            sent = page.locator("table.list tbody a[href*='/programs/outbox/']").first
-            if sent.count():
-                shoot(page, sent.get_attribute("href"), args.out, "outbox-message.png")
-            else:
-                print("No program email was sent yet; not taking outbox-message.png.", file=sys.stderr)
+            if everything:
+                context.clear_cookies()
+                log_in(page, args.csm, args.password)
+                csm_shots(page, args.out)
 
             context.clear_cookies()
-            log_in(page, args.csm, args.password)
-            shoot(page, "/cockpit/", args.out, "my-ctas.png")
-            page.locator("main table a[href*='/cockpit/ctas/']").first.click()
-            capture(page, args.out, "cta.png")
-            assist = page.locator("#assist")
-            if assist.get_by_text("Send an email").count():
-                assist.get_by_text("Send an email").click()
-                assist.screenshot(path=str(args.out / "email-assist.png"))
-                print(f"{args.out / 'email-assist.png'}")
+            log_in(page, args.ae, args.password)
+            shoot(page, cse_help_path(page), args.out, "engagement-new.png")
+            expect(page.get_by_role("button", name="File the request")).to_be_visible()
+            if not everything:
+                return
 
             survey = args.survey_url or (new_survey_path(args.data_dir) if args.data_dir else None)
             if survey:
