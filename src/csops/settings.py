@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "csops.programs",
     "csops.rules",
     "csops.engagements",
+    "csops.requests",
 ]
 
 MIDDLEWARE = [

@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "run_rules": frozenset({ADMIN}),
     "manage_programs": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),
+    "manage_requests": frozenset({ADMIN}),
 }
 
 
