@@ -44,7 +44,7 @@ from csops.engagements.models import (
 )
 from csops.programs import outbox
 from csops.programs.models import EmailTemplate
-from csops.programs.runner import Assignments, assignments
+from csops.programs.runner import Assignments, assignments, person_fields
 from csops.timeline.actions import log_activity
 from csops.timeline.models import Activity, ActivityType
 
@@ -259,7 +259,7 @@ def convert_requests() -> ConversionReport:
         group = [r for r in filed if r.priority == priority]
         if group:
             report.ctas += raise_ctas(
-                [_cta_row(r, found) for r in group],
+                [_cta_row(r, found, rules) for r in group],
                 type=reason.type,
                 reason=reason,
                 priority=priority,
@@ -287,7 +287,7 @@ def _cse(request: EngagementRequest, found: Assignments) -> User | None:
     return before.cse if before else found.cse(request.account)
 
 
-def _cta_row(request: EngagementRequest, found: Assignments) -> dict[str, Any]:
+def _cta_row(request: EngagementRequest, found: Assignments, rules: EngagementPolicy) -> dict[str, Any]:
     account = request.account
     cse = _cse(request, found)
     request.cse = cse
@@ -295,7 +295,7 @@ def _cta_row(request: EngagementRequest, found: Assignments) -> dict[str, Any]:
         "account_id": account.pk,
         "name": cta_name(account.name),
         "owner_id": cse.pk if cse else None,
-        "due_date": add_business_days(business_today(), policy().follow_up_business_days),
+        "due_date": add_business_days(business_today(), rules.follow_up_business_days),
         "dedupe_key": dedupe_key(request),
         "cse_owner": cse.pk if cse else None,
         "csm_owner": None,
@@ -365,9 +365,9 @@ def _queue_outreach(
                         "title": contact.title,
                     },
                     "account": {"name": request.account.name},
-                    "cse": _person(cse),
-                    "owner": _person(owner),
-                    "sender": _person(cse or owner),
+                    "cse": person_fields(cse),
+                    "owner": person_fields(owner),
+                    "sender": person_fields(cse or owner),
                     "organisation": {"name": settings.CSOPS_ORGANISATION["name"]},
                 },
                 links={"calendly": assignment.calendly_url if assignment else ""},
@@ -378,10 +378,6 @@ def _queue_outreach(
         ]
     )
     report.outreach += 1
-
-
-def _person(user: User | None) -> dict[str, str]:
-    return {"name": str(user), "email": user.email} if user is not None else {"name": "", "email": ""}
 
 
 # --- the call, the follow-up and further questions ----------------------------------------------------

@@ -128,7 +128,8 @@ def _reachable(enrolments: list[Enrolment], now: dt.datetime, report: RunnerRepo
     return [e for e in enrolments if e not in gone]
 
 
-def _person(user) -> dict[str, str]:
+def person_fields(user) -> dict[str, str]:
+    """A person as merge fields: name and email, blank for nobody."""
     return {"name": str(user), "email": user.email} if user is not None else {"name": "", "email": ""}
 
 
@@ -189,9 +190,9 @@ def merge_context(enrolment: Enrolment, assignments: Assignments) -> tuple[dict,
             "title": contact.title,
         },
         "account": {"name": account.name},
-        "csm": _person(csm),
-        "cse": _person(cse),
-        "sender": _person(cse or csm),
+        "csm": person_fields(csm),
+        "cse": person_fields(cse),
+        "sender": person_fields(cse or csm),
         "organisation": {"name": _organisation()},
     }
     return context, {"calendly": assignment.calendly_url if assignment else ""}
