@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "csops.rules",
     "csops.engagements",
     "csops.requests",
+    "csops.governance",
 ]
 
 MIDDLEWARE = [
