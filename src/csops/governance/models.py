@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 from csops.core.models import ReferenceRow
 
@@ -60,7 +61,7 @@ class ChangeRequest(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
     review_required = models.BooleanField(default=False)
-    source = models.CharField(max_length=300, blank=True, help_text="Page, directory or version proposed from.")
+    source = models.CharField(max_length=300, blank=True, help_text="Page, directory or version.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     applied_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -93,7 +94,7 @@ class Verb(models.TextChoices):
 class ProposedObject(models.Model):
     """One configuration object in a change request: its state before and after."""
 
-    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="objects")
+    change_request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=50)
     key = models.CharField(max_length=200)
     verb = models.CharField(max_length=10, choices=Verb.choices)
@@ -159,6 +160,9 @@ class CoreProcess(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("responsibilities:detail", args=[self.pk])
 
 
 class ProcessStatusChange(models.Model):

@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 ('why', models.TextField(help_text='Why this change: kept in the changelog.')),
                 ('status', models.CharField(choices=[('open', 'Awaiting review'), ('changes_requested', 'Changes requested'), ('applied', 'Applied'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], db_index=True, default='open', max_length=20)),
                 ('review_required', models.BooleanField(default=False)),
-                ('source', models.CharField(blank=True, help_text='Page, directory or version proposed from.', max_length=300)),
+                ('source', models.CharField(blank=True, help_text='Page, directory or version.', max_length=300)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('applied_at', models.DateTimeField(blank=True, db_index=True, null=True)),
@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
                 ('verb', models.CharField(choices=[('create', 'Add'), ('update', 'Change'), ('delete', 'Remove')], max_length=10)),
                 ('before', models.JSONField(null=True)),
                 ('after', models.JSONField(null=True)),
-                ('change_request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='objects', to='governance.changerequest')),
+                ('change_request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='governance.changerequest')),
             ],
             options={
                 'ordering': ['id'],
