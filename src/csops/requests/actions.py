@@ -20,6 +20,7 @@ from csops.requests.models import (
     Epic,
     Milestone,
     OpsRequest,
+    RequestComment,
     RequesterLabel,
     RequestTransition,
     State,
@@ -30,11 +31,23 @@ from csops.requests.models import (
 
 S = State
 # The workflow: from each label, the labels a request may move to. Anything else is refused.
+# Seed 000: at the weekly review the lead assigns (Ready_for_Assignment), asks for more information,
+# agrees without capacity (Unassigned), transfers to another team (Monitoring), defers (Backlog) or
+# declines (Won't Do). A deferred request comes back to Triage for a later review. A blocked request
+# returns to where it was stopped, peer review included. Awaiting Feedback holds finished work: to
+# drop it, it goes back to In_Process first (so no stale-request policy closes work under review).
 TRANSITIONS: dict[State, tuple[State, ...]] = {
-    S.TRIAGE: (S.READY_FOR_ASSIGNMENT, S.NEED_MORE_INFO, S.WONT_DO),
-    S.READY_FOR_ASSIGNMENT: (S.NEED_MORE_INFO, S.UNASSIGNED, S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
-    S.NEED_MORE_INFO: (S.READY_FOR_ASSIGNMENT, S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
-    S.UNASSIGNED: (S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
+    S.TRIAGE: (S.READY_FOR_ASSIGNMENT, S.NEED_MORE_INFO, S.UNASSIGNED, S.MONITORING, S.BACKLOG, S.WONT_DO),
+    S.READY_FOR_ASSIGNMENT: (
+        S.NEED_MORE_INFO,
+        S.UNASSIGNED,
+        S.IN_PROCESS,
+        S.MONITORING,
+        S.BACKLOG,
+        S.WONT_DO,
+    ),
+    S.NEED_MORE_INFO: (S.READY_FOR_ASSIGNMENT, S.UNASSIGNED, S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
+    S.UNASSIGNED: (S.READY_FOR_ASSIGNMENT, S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
     S.IN_PROCESS: (
         S.NEED_MORE_INFO,
         S.AWAITING_FEEDBACK,
@@ -45,12 +58,15 @@ TRANSITIONS: dict[State, tuple[State, ...]] = {
         S.COMPLETED,
     ),
     S.AWAITING_FEEDBACK: (S.IN_PROCESS, S.BLOCKED, S.COMPLETED),
-    S.BLOCKED: (S.NEED_MORE_INFO, S.IN_PROCESS, S.BACKLOG, S.WONT_DO),
+    S.BLOCKED: (S.NEED_MORE_INFO, S.IN_PROCESS, S.AWAITING_FEEDBACK, S.MONITORING, S.BACKLOG, S.WONT_DO),
     S.MONITORING: (S.IN_PROCESS, S.WONT_DO, S.COMPLETED),
-    S.BACKLOG: (S.READY_FOR_ASSIGNMENT, S.UNASSIGNED, S.IN_PROCESS, S.WONT_DO),
+    S.BACKLOG: (S.TRIAGE, S.READY_FOR_ASSIGNMENT, S.UNASSIGNED, S.IN_PROCESS, S.WONT_DO),
     S.WONT_DO: (),
     S.COMPLETED: (),
 }
+# The labels seed 000 gives the workstream lead to apply (or a CS Ops admin): leaving Triage is the
+# lead's review too. The assignee applies the others.
+LEAD_DECISIONS = frozenset({S.TRIAGE, S.UNASSIGNED, S.BACKLOG, S.WONT_DO})
 CHECKLIST = {
     "documentation_updated": "Update the documentation and tick it.",
     "changelog_entry": "Link the changelog entry.",
@@ -96,12 +112,43 @@ def _open(request: OpsRequest) -> None:
         raise ValidationError({"state": f"{request} is closed ({request.get_state_display()})."})
 
 
+def _lead_id(request: OpsRequest) -> int | None:
+    return request.workstream.lead_id if request.workstream_id else None
+
+
+def is_lead(actor: User | None, request: OpsRequest) -> bool:
+    """The request's workstream lead, or a CS Ops admin."""
+    return actor is not None and (actor.pk == _lead_id(request) or is_manager(actor))
+
+
+def may_work(actor: User | None, request: OpsRequest) -> bool:
+    if actor is None or not actor.is_authenticated:
+        return False
+    return actor.pk in {request.assignee_id, request.reviewer_id} or is_lead(actor, request)
+
+
+def may_move(actor: User | None, request: OpsRequest, to: str) -> bool:
+    """Whether `actor` may make this move (the table aside): the lead's labels are the lead's."""
+    if request.state == State.TRIAGE or to in LEAD_DECISIONS:
+        return request.workstream_id is not None and is_lead(actor, request)
+    return may_work(actor, request)
+
+
+def moves_for(actor: User | None, request: OpsRequest) -> list[State]:
+    """The labels `actor` may move the request to, in the table's order."""
+    return [to for to in allowed_moves(request.state) if may_move(actor, request, to)]
+
+
 def _may_work(actor: User, request: OpsRequest) -> None:
-    lead = request.workstream.lead_id if request.workstream else None
-    if actor.pk in {request.assignee_id, request.reviewer_id, lead} or is_manager(actor):
+    if may_work(actor, request):
         return
     who = "the assignee, the reviewer, the workstream lead or a CS Ops admin"
     raise ValidationError({"actor": f"Only {who} works on {request}."})
+
+
+def may_comment(actor: User | None, request: OpsRequest) -> bool:
+    """The requester (to answer a question, say) and whoever works on the request."""
+    return may_work(actor, request) or (actor is not None and actor.pk == request.requester_id)
 
 
 # --- intake and triage ------------------------------------------------------------------------------
@@ -109,10 +156,20 @@ def _may_work(actor: User, request: OpsRequest) -> None:
 
 @transaction.atomic
 def file_request(
-    *, actor: User, title: str, description: str, requester_label: str = "", source: str = "web"
+    *,
+    actor: User,
+    title: str,
+    description: str,
+    requester_label: str = "",
+    team_label: str = TeamLabel.CSOPS,
+    workstream: Workstream | None = None,
+    due_date: dt.date | None = None,
+    today: dt.date | None = None,
+    source: str = "web",
 ) -> OpsRequest:
-    """Anyone files a request. It carries only the team label (CSOps) and waits in Triage, with no
-    workstream, until its workstream lead triages it."""
+    """Anyone files a request. It carries the team label (CSOps unless the requester knows better)
+    and waits in Triage until its workstream lead triages it; a workstream the requester names only
+    routes it to that lead's weekly review."""
     errors: dict[str, str] = {}
     if actor is None or not actor.is_authenticated or actor.is_pool or not actor.is_active:
         errors["requester"] = "A request is filed by a person who is signed in."
@@ -127,6 +184,10 @@ def file_request(
         errors["requester_label"] = (
             f"Unknown requester label {requester_label!r}: one of {', '.join(RequesterLabel.values)}."
         )
+    if team_label not in TeamLabel.values:
+        errors["team_label"] = f"Unknown team label {team_label!r}: one of {', '.join(TeamLabel.values)}."
+    if due_date is not None and due_date < (today or business_today()):
+        errors["due_date"] = f"The due date {due_date:%Y-%m-%d} is in the past."
     if errors:
         raise ValidationError(errors)
     request = create_object(
@@ -137,7 +198,9 @@ def file_request(
         description=description,
         requester=actor,
         requester_label=requester_label,
-        team_label=TeamLabel.CSOPS,
+        team_label=team_label,
+        workstream=workstream,
+        due_date=due_date,
         state=State.TRIAGE,
         state_changed_at=timezone.now(),
     )
@@ -222,6 +285,12 @@ def move(
     """Move a request to another workflow label, along the transition table only."""
     request = OpsRequest.objects.select_for_update().get(pk=request.pk)
     _may_work(actor, request)
+    if to in allowed_moves(request.state) and request.workstream_id and not may_move(actor, request, to):
+        lead = request.workstream.lead if request.workstream_id else None
+        decision = "triages" if request.state == State.TRIAGE else f"moves a request to {State(to).label}"
+        raise ValidationError(
+            {"actor": f"Only the workstream lead ({lead or 'none yet'}) or a CS Ops admin {decision}."}
+        )
     return _move(
         request,
         to,
@@ -330,6 +399,28 @@ def update_checklist(
     if isinstance(items.get("changelog_entry"), str):
         items["changelog_entry"] = items["changelog_entry"].strip()
     return update_object(request, actor=actor, source=source, **items)
+
+
+@transaction.atomic
+def add_comment(request: OpsRequest, *, actor: User, body: str, source: str = "web") -> RequestComment:
+    """A person's comment: the requester's (an answer to a question, say) or a worker's."""
+    errors: dict[str, str] = {}
+    if not may_comment(actor, request):
+        errors["actor"] = f"Only the requester or whoever works on {request} comments on it."
+    body = (body or "").strip()
+    if not body:
+        errors["body"] = "Write the comment."
+    if errors:
+        raise ValidationError(errors)
+    return create_object(
+        RequestComment,
+        actor=actor,
+        source=source,
+        request=request,
+        author=actor,
+        body=body,
+        on=business_today(),
+    )
 
 
 # --- weight, assignment, milestones, epics ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 INTERRUPT_LABEL = "CSOps - Interrupt"
 
@@ -166,6 +167,9 @@ class OpsRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("requests:detail", args=[self.pk])
 
     @property
     def is_closed(self) -> bool:

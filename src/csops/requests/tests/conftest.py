@@ -105,7 +105,7 @@ def at_state(file, gainsight, people):
             request = actions.move(
                 request,
                 step,
-                actor=people["worker"],
+                actor=people["lead" if step in actions.LEAD_DECISIONS else "worker"],
                 reviewer=people["reviewer"],
                 resolution_summary="Added the field and backfilled it.",
             )

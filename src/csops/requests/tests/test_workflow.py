@@ -49,10 +49,53 @@ def test_anyone_files_and_a_new_request_has_only_the_team_label(file, people, us
 
 
 def test_filing_names_each_missing_field(file, people):
-    errors = refusal(lambda: file(title=" ", description="", requester_label="Nobody"))
-    assert set(errors) == {"title", "description", "requester_label"}
+    errors = refusal(
+        lambda: file(
+            title=" ",
+            description="",
+            requester_label="Nobody",
+            team_label="Nope",
+            due_date=dt.date(2026, 11, 22),
+            today=dt.date(2026, 11, 23),
+        )
+    )
+    assert set(errors) == {"title", "description", "requester_label", "team_label", "due_date"}
+    assert errors["due_date"] == ["The due date 2026-11-22 is in the past."]
     assert "requester" in refusal(lambda: file(actor=people["pool"]))
     assert not OpsRequest.objects.exists()
+
+
+def test_the_requester_may_name_the_team_a_workstream_and_a_due_date(file, gainsight, people):
+    request = file(
+        team_label=TeamLabel.GAINSIGHT_BUG,
+        workstream=gainsight,
+        due_date=dt.date(2026, 11, 23),
+        today=dt.date(2026, 11, 23),
+    )
+    assert (request.state, request.team_label, request.workstream, request.due_date) == (
+        State.TRIAGE,
+        TeamLabel.GAINSIGHT_BUG,
+        gainsight,
+        dt.date(2026, 11, 23),
+    )
+    # Named, the workstream routes it to its lead, who still decides where it goes.
+    errors = refusal(lambda: actions.move(request, State.READY_FOR_ASSIGNMENT, actor=people["other_lead"]))
+    assert "the workstream lead" in errors["actor"][0]
+    assert actions.move(request, State.NEED_MORE_INFO, actor=people["lead"]).state == State.NEED_MORE_INFO
+
+
+def test_the_requester_and_the_people_on_it_comment(at_state, people):
+    request = at_state(State.NEED_MORE_INFO)
+    comment = actions.add_comment(request, actor=people["requester"], body=" The field is renewal_date. ")
+    assert (comment.author, comment.body, comment.policy) == (
+        people["requester"],
+        "The field is renewal_date.",
+        "",
+    )
+    actions.add_comment(request, actor=people["lead"], body="Thanks")
+    errors = refusal(lambda: actions.add_comment(request, actor=people["other_lead"], body=" "))
+    assert set(errors) == {"actor", "body"}
+    assert [c.body for c in request.comments.all()] == ["The field is renewal_date.", "Thanks"]
 
 
 def test_the_default_workstreams(config):
@@ -103,9 +146,15 @@ def test_triage_goes_only_where_triage_may(file, gainsight, people):
         lambda: actions.triage(file(), actor=people["lead"], workstream=gainsight, to=State.IN_PROCESS)
     )
     assert errors["state"] == [
-        "A request does not move from Triage to In_Process. "
-        "From Triage a request moves to: Ready_for_Assignment, Need_More_Info, Won't Do."
+        "A request does not move from Triage to In_Process. From Triage a request moves to: "
+        "Ready_for_Assignment, Need_More_Info, Unassigned, Monitoring, Backlog, Won't Do."
     ]
+
+
+@pytest.mark.parametrize("to", [State.UNASSIGNED, State.MONITORING, State.BACKLOG])
+def test_the_weekly_review_also_defers_transfers_or_parks_without_capacity(to, file, gainsight, people):
+    request = actions.triage(file(), actor=people["lead"], workstream=gainsight, to=to, note="review")
+    assert (request.state, request.workstream, request.is_closed) == (to, gainsight, False)
 
 
 def test_an_untriaged_request_does_not_leave_triage_by_a_move(file, people):
@@ -119,7 +168,16 @@ def test_an_untriaged_request_does_not_leave_triage_by_a_move(file, people):
 def test_the_table_covers_every_label_and_only_closed_labels_are_dead_ends():
     assert set(TRANSITIONS) == set(State)
     assert {s for s, to in TRANSITIONS.items() if not to} == {State.WONT_DO, State.COMPLETED}
-    assert all(State.TRIAGE not in to for to in TRANSITIONS.values())
+    # Only a deferred request comes back to the lead's weekly review.
+    assert [s for s, to in TRANSITIONS.items() if State.TRIAGE in to] == [State.BACKLOG]
+    # Work under review is not dropped from there: it goes back to In_Process first.
+    assert State.WONT_DO not in TRANSITIONS[State.AWAITING_FEEDBACK]
+    # Completed only after work: In_Process, its review, or another team's (Monitoring).
+    assert {s for s, to in TRANSITIONS.items() if State.COMPLETED in to} == {
+        State.IN_PROCESS,
+        State.AWAITING_FEEDBACK,
+        State.MONITORING,
+    }
 
 
 @pytest.mark.parametrize("from_state", list(State))
@@ -144,16 +202,73 @@ def test_every_illegal_move_is_refused_naming_the_allowed_ones(from_state, at_st
 @pytest.mark.parametrize("from_state", [s for s in State if s != State.TRIAGE and TRANSITIONS[s]])
 def test_every_legal_move_is_made_and_recorded(from_state, at_state, people):
     for to in TRANSITIONS[from_state]:
-        request = actions.move(at_state(from_state), to, note="why", **move_kwargs(people))
+        who = "lead" if to in actions.LEAD_DECISIONS else "worker"
+        request = actions.move(at_state(from_state), to, note="why", **move_kwargs(people, who))
         assert request.state == to
         assert (request.closed_at is not None) == (to in (State.WONT_DO, State.COMPLETED))
         last = request.transitions.last()
         assert (last.from_state, last.to_state, last.actor, last.note) == (
             from_state,
             to,
-            people["worker"],
+            people[who],
             "why",
         )
+
+
+@pytest.mark.parametrize("to", sorted(actions.LEAD_DECISIONS - {State.TRIAGE}))
+def test_deferring_parking_and_declining_are_the_leads_decisions(to, at_state, people):
+    request = at_state(State.READY_FOR_ASSIGNMENT)
+    errors = refusal(lambda: actions.move(request, to, actor=people["worker"]))
+    assert errors["actor"] == [
+        f"Only the workstream lead (Lena) or a CS Ops admin moves a request to {to.label}."
+    ]
+    assert actions.moves_for(people["worker"], request) == [
+        State.NEED_MORE_INFO,
+        State.IN_PROCESS,
+        State.MONITORING,
+    ]
+    assert actions.move(request, to, actor=people["lead"]).state == to
+    assert actions.move(at_state(State.READY_FOR_ASSIGNMENT), to, actor=people["admin"]).state == to
+
+
+def test_a_deferred_request_comes_back_to_the_leads_review(at_state, people):
+    request = at_state(State.BACKLOG)
+    assert (
+        "moves a request to Triage"
+        in refusal(lambda: actions.move(request, State.TRIAGE, actor=people["worker"]))["actor"][0]
+    )
+    request = actions.move(request, State.TRIAGE, actor=people["lead"], note="Next quarter is here")
+    assert (request.state, request.workstream.name, request.assignee) == (
+        State.TRIAGE,
+        "Gainsight",
+        people["worker"],
+    )
+    # From Triage again, only the lead moves it on: the assignee does not skip the review.
+    assert (
+        "triages"
+        in refusal(lambda: actions.move(request, State.READY_FOR_ASSIGNMENT, actor=people["worker"]))[
+            "actor"
+        ][0]
+    )
+    assert actions.move(request, State.READY_FOR_ASSIGNMENT, actor=people["lead"]).state == (
+        State.READY_FOR_ASSIGNMENT
+    )
+
+
+def test_a_review_that_was_blocked_resumes_awaiting_feedback(at_state, people):
+    request = actions.move(at_state(State.AWAITING_FEEDBACK), State.BLOCKED, actor=people["reviewer"])
+    request = actions.move(request, State.AWAITING_FEEDBACK, actor=people["worker"])
+    assert (request.state, request.reviewer, request.resolution_summary) == (
+        State.AWAITING_FEEDBACK,
+        people["reviewer"],
+        "Added the field and backfilled it.",
+    )
+    # Blocked while in process, it still needs the summary and the reviewer to ask for feedback.
+    blocked = at_state(State.BLOCKED)
+    assert set(refusal(lambda: actions.move(blocked, State.AWAITING_FEEDBACK, actor=people["worker"]))) == {
+        "resolution_summary",
+        "reviewer",
+    }
 
 
 def test_won_t_do_closes(at_state, people):
