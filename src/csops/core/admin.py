@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from csops.core import audit
-from csops.core.configuration import dump_object, kind_for_model, record_config_edit
+from csops.core.configuration import kind_for_model
 from csops.core.models import ApiToken, AuditEntry, ConfigChange, User
 from csops.core.permissions import has_perm
 
@@ -16,45 +16,32 @@ admin.site.site_header = "csops administration"
 
 
 class RoleAdmin(admin.ModelAdmin):
-    """Open to CS Ops admins; every save goes through the audit trail and config versions."""
+    """Open to CS Ops admins; every save goes through the audit trail. Configuration objects are
+    read-only here: they change through reviewed change requests (/governance/)."""
 
     def has_module_permission(self, request):
         return _is_admin(request)
 
-    has_view_permission = has_add_permission = has_change_permission = has_delete_permission = (
-        lambda self, request, obj=None: _is_admin(request)
-    )
+    def has_view_permission(self, request, obj=None):
+        return _is_admin(request)
+
+    def has_add_permission(self, request, obj=None):
+        return _is_admin(request) and kind_for_model(self.model) is None
+
+    has_change_permission = has_delete_permission = has_add_permission
 
     def save_model(self, request, obj, form, change):
-        kind = kind_for_model(type(obj))
-        before_obj = type(obj).objects.filter(pk=obj.pk).first() if change else None
-        before = dump_object(kind, before_obj) if kind and before_obj else None
-        old = audit.snapshot(before_obj) if before_obj else {}
+        old = audit.snapshot(type(obj).objects.get(pk=obj.pk)) if change else {}
         super().save_model(request, obj, form, change)
-        if kind:
-            # Versions are written after related rows are saved, in save_related.
-            request._csops_config_before = before
-        else:
-            audit.record(actor=request.user, verb="update" if change else "create", obj=obj,
-                         changes=audit.diff(old, audit.snapshot(obj)), source="admin")
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if kind_for_model(type(form.instance)):
-            record_config_edit(form.instance, actor=request.user,
-                               before=getattr(request, "_csops_config_before", None))
+        audit.record(actor=request.user, verb="update" if change else "create", obj=obj,
+                     changes=audit.diff(old, audit.snapshot(obj)), source="admin")
 
     def delete_model(self, request, obj):
-        kind = kind_for_model(type(obj))
-        before = dump_object(kind, obj) if kind else None
         snapshot, pk = audit.snapshot(obj), obj.pk
         super().delete_model(request, obj)
         obj.pk = pk
-        if kind:
-            record_config_edit(obj, actor=request.user, before=before, deleted=True)
-        else:
-            audit.record(actor=request.user, verb="delete", obj=obj,
-                         changes=audit.diff(snapshot, {}), source="admin")
+        audit.record(actor=request.user, verb="delete", obj=obj, changes=audit.diff(snapshot, {}),
+                     source="admin")
 
 
 @admin.register(User)

@@ -43,6 +43,9 @@ class ConfigKind:
     children: dict[str, ChildNames] = field(default_factory=dict)
     order: int = 100
     key: str = "name"
+    # Objects that name others in their definition (a rule names its playbook): checked again
+    # whenever an object is removed, since no foreign key protects those names.
+    recheck: bool = False
 
 
 REGISTRY: dict[str, ConfigKind] = {}
@@ -62,6 +65,8 @@ class ObjectDiff:
     key: str
     verb: str  # create, update, delete
     changes: dict[str, tuple[Any, Any]]
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass
@@ -145,6 +150,19 @@ class _Applier:
         self.actor, self.message, self.source = actor, message, source
         self.change: ConfigChange | None = None
         self.diffs: list[ObjectDiff] = []
+        self.removed = False
+
+    def recheck(self) -> None:
+        if not self.removed:
+            return
+        for kind in REGISTRY.values():
+            for obj in kind.model.objects.all() if kind.recheck else ():
+                try:
+                    obj.full_clean()
+                except ValidationError as exc:
+                    raise ConfigError(
+                        f"{kind.name} {getattr(obj, kind.key)!r} would break: {_validation_message(exc)}"
+                    ) from exc
 
     def record(
         self, kind: ConfigKind, key: str, before: dict | None, after: dict | None, obj: models.Model
@@ -174,13 +192,12 @@ class _Applier:
         )
         verb = "create" if before is None else "delete" if after is None else "update"
         changes = audit.diff(before or {}, after or {})
-        self.diffs.append(ObjectDiff(kind.name, key, verb, changes))
+        self.diffs.append(ObjectDiff(kind.name, key, verb, changes, before, after))
         audit.record(actor=self.actor, verb=verb, obj=obj, changes=changes, source="config")
 
     def apply_kind(self, kind: ConfigKind, items: list[dict[str, Any]]) -> None:
         existing = {getattr(o, kind.key): o for o in kind.model.objects.all()}
         seen: set[str] = set()
-        allowed = {kind.key, *kind.fields, *kind.children}
         for index, item in enumerate(items):
             key = item.get(kind.key)
             if not key or not isinstance(key, str):
@@ -188,32 +205,54 @@ class _Applier:
             if key in seen:
                 raise ConfigError(f"{_where(kind, index, key)}: duplicate {kind.key}")
             seen.add(key)
-            unknown = set(item) - allowed
-            if unknown:
-                raise ConfigError(
-                    f"{_where(kind, index, key)}: unknown field '{sorted(unknown)[0]}' "
-                    f"(allowed: {', '.join(sorted(allowed))})"
-                )
-            obj = existing.pop(key, None)
-            before = dump_object(kind, obj) if obj else None
-            obj = obj or kind.model(**{kind.key: key})
-            self.assign(kind, obj, item, index, position=index)
-            self.record(kind, key, before, dump_object(kind, obj), obj)
-        for key, obj in existing.items():
-            before, pk = dump_object(kind, obj), obj.pk
-            try:
-                obj.delete()
-            except ProtectedError as exc:
-                users = len(exc.protected_objects)
-                raise ConfigError(
-                    f"{kind.name}.yaml: cannot remove {key!r}: still used by {users} "
-                    f"{next(iter(exc.protected_objects))._meta.verbose_name_plural}"
-                ) from exc
-            obj.pk = pk
-            self.record(kind, key, before, None, obj)
+            self.put(kind, existing.pop(key, None), item, _where(kind, index, key), position=index)
+        for obj in existing.values():
+            self.remove(kind, obj, f"{kind.name}.yaml")
 
-    def assign(self, kind: ConfigKind, obj: models.Model, item: dict, index: int, position: int) -> None:
-        where = _where(kind, index, item[kind.key])
+    def apply_object(self, kind: ConfigKind, proposed: ObjectDiff) -> None:
+        """Bring one object from `proposed.before` to `proposed.after`, refusing if it is no
+        longer in the state the change was made against."""
+        where = f"{kind.name} {proposed.key!r}"
+        obj = kind.model.objects.filter(**{kind.key: proposed.key}).first()
+        if (dump_object(kind, obj) if obj else None) != proposed.before:
+            raise ConfigError(f"{where}: changed since this change was proposed; propose it again")
+        if proposed.after is None:
+            self.remove(kind, obj, where)
+            return
+        item = {k: v for k, v in proposed.after.items() if k != "position"}
+        if not isinstance(item.get(kind.key), str) or item[kind.key] != proposed.key:
+            raise ConfigError(f"{where}: '{kind.key}' must be {proposed.key!r}")
+        position = proposed.after.get("position", getattr(obj, "position", kind.model.objects.count()))
+        self.put(kind, obj, item, where, position=position)
+
+    def put(self, kind: ConfigKind, obj: models.Model | None, item: dict, where: str, position: int) -> None:
+        allowed = {kind.key, *kind.fields, *kind.children}
+        unknown = set(item) - allowed
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown field '{sorted(unknown)[0]}' (allowed: {', '.join(sorted(allowed))})"
+            )
+        key = item[kind.key]
+        before = dump_object(kind, obj) if obj else None
+        obj = obj or kind.model(**{kind.key: key})
+        self.assign(kind, obj, item, where, position=position)
+        self.record(kind, key, before, dump_object(kind, obj), obj)
+
+    def remove(self, kind: ConfigKind, obj: models.Model, where: str) -> None:
+        key, before, pk = getattr(obj, kind.key), dump_object(kind, obj), obj.pk
+        try:
+            obj.delete()
+        except ProtectedError as exc:
+            users = len(exc.protected_objects)
+            raise ConfigError(
+                f"{where}: cannot remove {key!r}: still used by {users} "
+                f"{next(iter(exc.protected_objects))._meta.verbose_name_plural}"
+            ) from exc
+        obj.pk = pk
+        self.removed = True
+        self.record(kind, key, before, None, obj)
+
+    def assign(self, kind: ConfigKind, obj: models.Model, item: dict, where: str, position: int) -> None:
         many: dict[str, list] = {}
         for name in kind.fields:
             model_field = kind.model._meta.get_field(name)
@@ -298,6 +337,7 @@ def apply_configuration(
         with transaction.atomic():
             for kind in sorted((REGISTRY[n] for n in documents), key=lambda k: k.order):
                 applier.apply_kind(kind, documents[kind.name])
+            applier.recheck()
             if dry_run:
                 raise _Rollback
     except _Rollback:
@@ -305,21 +345,32 @@ def apply_configuration(
     return ConfigResult(applier.diffs, applier.change)
 
 
-@transaction.atomic
-def record_config_edit(
-    obj: models.Model,
-    *,
-    actor: User | None,
-    before: dict | None,
-    deleted: bool = False,
-    message: str = "Edited in the admin",
-) -> None:
-    """Version an edit made outside `config apply` (the admin pages)."""
-    kind = kind_for_model(type(obj))
-    if kind is None:
-        return
-    after = None if deleted else dump_object(kind, obj)
-    _Applier(actor, message, "admin").record(kind, getattr(obj, kind.key), before, after, obj)
+def apply_objects(
+    proposed: list[ObjectDiff], *, actor: User | None, message: str, source: str, dry_run: bool = False
+) -> ConfigResult:
+    """Apply changes to single objects (a change request) as one version, all or nothing.
+
+    Additions and changes go in dependency order, removals in reverse, so a new segment can
+    name a new geo and a removed geo goes after the segments that used it."""
+    applier = _Applier(actor, message, source)
+    for diff in proposed:
+        if diff.kind not in REGISTRY:
+            raise ConfigError(f"unknown configuration kind {diff.kind!r}")
+
+    def order(diff: ObjectDiff) -> tuple[bool, int]:
+        removal = diff.after is None
+        return removal, -REGISTRY[diff.kind].order if removal else REGISTRY[diff.kind].order
+
+    try:
+        with transaction.atomic():
+            for diff in sorted(proposed, key=order):
+                applier.apply_object(REGISTRY[diff.kind], diff)
+            applier.recheck()
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        applier.change = None
+    return ConfigResult(applier.diffs, applier.change)
 
 
 def default_directory() -> Path:

@@ -80,9 +80,22 @@ class ChangeRequest(models.Model):
     def __str__(self) -> str:
         return f"!{self.number} {self.title}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("governance:change", args=[self.number])
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def approvers(self) -> list:
+        """Who approved it (from prefetched reviews where the list pages prefetch them)."""
+        return [r.reviewer for r in self.reviews.all() if r.verdict == Verdict.APPROVE]
+
+    def approvers_text(self) -> str:
+        return ", ".join(str(u) for u in self.approvers())
+
+    def objects_text(self) -> str:
+        return "; ".join(f"{o.get_verb_display()} {o.kind} {o.key}" for o in self.items.all())
 
 
 class Verb(models.TextChoices):

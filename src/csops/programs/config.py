@@ -20,4 +20,8 @@ register(
         order=47,
     )
 )
-register(ConfigKind("programs", Program, fields=("description", "active", *Program.DEFINITION), order=50))
+register(
+    ConfigKind(
+        "programs", Program, fields=("description", "active", *Program.DEFINITION), order=50, recheck=True
+    )
+)

@@ -67,8 +67,9 @@ class RuleRunner:
         result = RuleResult(run=self.run, rule=rule.name, started_at=timezone.now())
         started = time.monotonic()
         try:
-            definition = build(rule.definition())
-            sql = self.compiled_sql(rule, definition)
+            data = rule.definition()
+            definition = build(data)
+            sql = self.compiled_sql(data, definition)
             result.audience = int(store.scalar(self.con, sql("audience")))
             for index, action in enumerate(definition.actions):
                 self.act(rule.name, action, store.query(self.con, sql(index)), result)
@@ -84,11 +85,21 @@ class RuleRunner:
             result.save(update_fields=["alert"])
         return result
 
-    def compiled_sql(self, rule: Rule, definition: RuleDefinition) -> Callable[[str | int], store.Compiled]:
+    def counts(self, data: dict) -> dict:
+        """What a rule definition (saved or not) would do now: its audience and planned actions."""
+        definition = build(data)
+        sql = self.compiled_sql(data, definition)
+        planned: dict[str, int] = {}
+        for index, action in enumerate(definition.actions):
+            rows = store.query(self.con, sql(index))
+            planned[action.kind] = planned.get(action.kind, 0) + _planned(action, rows)
+        return {"audience": int(store.scalar(self.con, sql("audience"))), "actions": planned}
+
+    def compiled_sql(self, data: dict, definition: RuleDefinition) -> Callable[[str | int], store.Compiled]:
         """The rule's audience count and action plans as SQL, compiled once per definition and day."""
         key = (
             "rule",
-            json.dumps(rule.definition(), sort_keys=True, default=str),
+            json.dumps(data, sort_keys=True, default=str),
             fingerprint(self.scorecard),
             self.run.as_of,
         )
@@ -175,6 +186,22 @@ def run_rules(
     run.seconds = round(time.monotonic() - started, 3)
     run.save(update_fields=["seconds"])
     return run
+
+
+def dry_run_counts(definitions: list[dict | None]) -> list[dict | None]:
+    """The dry-run counts of rule definitions that need not be saved (a proposed change's impact):
+    one feature build for all of them, nothing applied or recorded. A definition that fails to
+    evaluate gets its error instead of counts."""
+    runner = RuleRunner(RuleRun(dry_run=True, as_of=business_today()), active_scorecard(), lambda m: None)
+    counts: list[dict | None] = []
+    with store.exclusive(runner.con):
+        runner.prepare(None)
+        for data in definitions:
+            try:
+                counts.append(None if data is None else runner.counts(data))
+            except Exception as exc:  # the preview reports a failing definition, as a run would
+                counts.append({"error": _describe(exc)})
+    return counts
 
 
 def _fail_all(run: RuleRun, rules: list[Rule], exc: Exception) -> None:

@@ -111,15 +111,15 @@ def test_unknown_file_and_bad_yaml(config, tmp_path):
         apply_configuration(tmp_path)
 
 
-def test_cli_plan_and_apply(config, tmp_path, capsys):
+def test_cli_plan_and_apply(users, tmp_path, capsys):
     directory = copy_defaults(tmp_path)
     edit(directory, "geos", lambda items: items.append({"name": "MEA"}))
     call_command("config", "plan", str(directory))
     out = capsys.readouterr().out
     assert "+ MEA" in out and "Plan: 1 to add, 0 to change, 0 to delete." in out
-    call_command("config", "apply", str(directory), "-m", "add MEA")
-    assert "Applied as change #2" in capsys.readouterr().out
+    call_command("config", "apply", str(directory), "-m", "add MEA", "--as", "admin-user")
+    assert "Applied change request !1 as configuration change #2" in capsys.readouterr().out
     call_command("config", "plan", str(directory))
     assert "No changes" in capsys.readouterr().out
     with pytest.raises(CommandError, match="not a directory"):
-        call_command("config", "apply", str(tmp_path / "missing"))
+        call_command("config", "apply", str(tmp_path / "missing"), "-m", "why", "--as", "admin-user")
