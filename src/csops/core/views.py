@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from csops.core.models import AuditEntry, ConfigChange
+from csops.core.models import AuditEntry
 from csops.core.permissions import has_perm
 from csops.core.tables import Column, rows_for
 
@@ -28,6 +28,15 @@ PER_PAGE_CHOICES = (25, 50, 100, 250)
 def require(request: HttpRequest, perm: str) -> None:
     if not has_perm(request.user, perm):
         raise PermissionDenied(f"You need the '{perm}' permission.")
+
+
+def add_action_errors(form, exc: ValidationError) -> None:
+    """An action's refusal on the form: each error on its field where the form has it, else above it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -215,15 +224,6 @@ class ObjectEditView(LoginRequiredMixin, View):
             },
             status=status,
         )
-
-
-@login_required
-def config_history(request: HttpRequest) -> HttpResponse:
-    require(request, "view_customers")
-    changes = Paginator(
-        ConfigChange.objects.select_related("actor").prefetch_related("versions"), 20
-    ).get_page(request.GET.get("page"))
-    return render(request, "core/config_history.html", {"page": changes})
 
 
 @login_required
