@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "manage_programs": frozenset({ADMIN}),
     "view_audit": frozenset({ADMIN}),
     "manage_requests": frozenset({ADMIN}),
+    "manage_processes": frozenset({ADMIN}),
 }
 
 

@@ -17,6 +17,7 @@ class Column:
     link: bool = False  # render as a link to the row's detail page
     numeric: bool = False
     display: Callable[[Any], str] | None = None
+    pill: bool = False  # render as a coloured badge: the value is its colour (red, yellow, green)
 
     def value(self, row: models.Model) -> Any:
         value: Any = row

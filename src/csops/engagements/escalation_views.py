@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
-from csops.core.views import ObjectListView, require
+from csops.core.views import ObjectListView, add_action_errors, require
 from csops.customers.models import Account
 from csops.engagements import escalations
 from csops.engagements.escalation_forms import (
@@ -147,11 +147,7 @@ def _add_errors(
     if escalation is not None and escalation.status == EscalationStatus.RESOLVED:
         for text in exc.messages:
             messages.error(request, text)
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
+    add_action_errors(form, exc)
 
 
 @login_required

@@ -49,6 +49,11 @@ def test_demo_prepares_everything(db, capsys):
     call_command("demo", "--accounts", "25", "--no-serve")
     out = capsys.readouterr().out
     assert "admin" in out and "password" in out and Account.objects.count() == 25
+    # The core responsibilities tracker has its default processes, some red or yellow, with history.
+    from csops.governance.models import CoreProcess, ProcessStatusChange
+
+    assert set(CoreProcess.objects.values_list("status", flat=True)) == {"red", "yellow", "green"}
+    assert ProcessStatusChange.objects.filter(from_status="yellow", status="red").exists()
 
 
 def test_chunks_give_the_same_rows_as_one_pass():

@@ -10,6 +10,7 @@ from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
 from csops.engagements.synthetic import seed_requests
+from csops.governance.responsibility_demo import seed_processes
 from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             self.stderr.write(f"CSE engagement requests: {filed} filed by their account owners and worked")
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
+        if processes := seed_processes():
+            self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
         self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
         for username, description in logins:
