@@ -56,7 +56,7 @@ class ReviewForm(forms.Form):
         initial=Verdict.COMMENT,
     )
     body = forms.CharField(
-        label="Comment",
+        label="Remarks",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required unless you approve.",
