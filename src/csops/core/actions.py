@@ -84,6 +84,7 @@ def revoke_token(token: ApiToken, *, actor: User | None) -> None:
 
 DEMO_LOGINS = (
     ("admin", "CS Ops admin: configuration, import, everything", {"role": "admin", "function": "cs_ops"}),
+    ("reviewer", "Second CS Ops admin: reviews admin's changes", {"role": "admin", "function": "cs_ops"}),
     ("csm.amer.1", "CSM with a book of AMER accounts", {"role": "csm", "function": "csm"}),
     ("ae.amer.1", "Account owner (AE): opportunities", {"role": "account_owner", "function": "ae"}),
     ("cs-manager.amer", "Leader: read-only", {"role": "viewer", "function": "leader"}),

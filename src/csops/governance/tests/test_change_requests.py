@@ -240,3 +240,19 @@ def test_the_changelog_lists_applied_changes_with_their_reviewers(admins):
     [entry] = changelog()
     assert entry.pk == applied.pk and entry.approvers() == [reviewer]
     assert Review.objects.filter(verdict=Verdict.APPROVE).count() == 1
+
+
+def test_demo_change_requests(seeded, admins):
+    from csops.governance.synthetic import seed_changes
+
+    assert seed_changes("admin-user", "admin-2") == 4
+    statuses = dict(ChangeRequest.objects.values_list("title", "status"))
+    assert statuses == {
+        "Account Triage: tell the AE the plan": Status.APPLIED,
+        "Large opportunity: say what the CTA is for": Status.APPLIED,
+        "Large opportunity: from $25,000": Status.OPEN,
+        "Scale: note the ceiling review": Status.CHANGES_REQUESTED,
+    }
+    impact = ChangeRequest.objects.get(status=Status.OPEN).impact["Large opportunity"]
+    assert impact["proposed"]["audience"] >= impact["current"]["audience"]
+    assert seed_changes("admin-user", "admin-2") == 0

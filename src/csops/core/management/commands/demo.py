@@ -11,6 +11,7 @@ from csops.core.configuration import apply_configuration, default_directory
 from csops.customers.models import Account
 from csops.engagements.synthetic import seed_requests
 from csops.governance.responsibility_demo import seed_processes
+from csops.governance.synthetic import seed_changes
 from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
@@ -67,6 +68,8 @@ class Command(BaseCommand):
             self.stderr.write(f"CSE engagement requests: {filed} filed by their account owners and worked")
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
+        if changes := seed_changes():
+            self.stderr.write(f"Configuration change requests: {changes} (applied, in review, changes asked)")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
