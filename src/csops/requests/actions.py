@@ -222,12 +222,14 @@ def triage(
     epic: Epic | None = None,
     milestone: Milestone | None = None,
     due_date: dt.date | None = None,
+    needs_peer_review: bool | None = None,
     note: str = "",
     today: dt.date | None = None,
     source: str = "web",
 ) -> OpsRequest:
     """The workstream's lead (or a CS Ops admin) triages a new request: it joins the workstream,
-    takes its labels and leaves Triage for `to`."""
+    takes its labels and leaves Triage for `to`. `needs_peer_review`: it changes a rule or data
+    object, so its peer review is part of the closing checklist."""
     request = OpsRequest.objects.select_for_update().get(pk=request.pk)
     _open(request)
     errors: dict[str, str] = {}
@@ -259,6 +261,7 @@ def triage(
         ("assignee", assignee),
         ("epic", epic),
         ("due_date", due_date),
+        ("needs_peer_review", needs_peer_review),
     ):
         if value is not None:
             fields[name] = value
