@@ -11,7 +11,9 @@ from csops.core.api import AUTH, field_errors
 from csops.customers.api import router as customers_router
 from csops.engagements.api import router as engagements_router
 from csops.engagements.escalation_api import router as escalations_router
+from csops.governance.api import router as governance_router
 from csops.governance.responsibility_api import router as core_processes_router
+from csops.requests.api import router as requests_router
 from csops.timeline.api import router as timeline_router
 
 api = NinjaAPI(
@@ -23,7 +25,9 @@ api.add_router("/", cockpit_router)
 api.add_router("/", timeline_router)
 api.add_router("/", engagements_router)
 api.add_router("/", escalations_router)
+api.add_router("/", requests_router)
 api.add_router("/", core_processes_router)
+api.add_router("/", governance_router)
 
 
 @api.exception_handler(ValidationError)

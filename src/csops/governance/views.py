@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import django_filters as filters
 import yaml
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,8 +20,8 @@ from csops.core.models import ConfigVersion
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectListView, add_action_errors, require
-from csops.customers.filtersets import SearchFilterSet
 from csops.governance import actions, selectors, tasks
+from csops.governance.filtersets import ChangeFilterSet
 from csops.governance.forms import DefinitionForm, ProposalForm, ReviewForm, ReviseForm
 from csops.governance.models import ChangeRequest, Status, Verdict
 
@@ -239,17 +238,6 @@ def propose_restore(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 # --- change requests ----------------------------------------------------------------------------
-
-
-class ChangeFilterSet(SearchFilterSet):
-    search_fields = ("title", "why", "items__key")
-    status = filters.MultipleChoiceFilter(choices=Status.choices, label="Status", distinct=False)
-    kind = filters.CharFilter(field_name="items__kind", label="Kind", distinct=True)
-    author = filters.CharFilter(field_name="author__username", label="Author (username)")
-
-    class Meta:
-        model = ChangeRequest
-        fields: list[str] = []
 
 
 def _day(value) -> str:

@@ -1,0 +1,19 @@
+"""Filters shared by the change request and changelog pages, their exports and the API."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from csops.customers.filtersets import SearchFilterSet
+from csops.governance.models import ChangeRequest, Status
+
+
+class ChangeFilterSet(SearchFilterSet):
+    search_fields = ("title", "why", "items__key")
+    status = filters.MultipleChoiceFilter(choices=Status.choices, label="Status", distinct=False)
+    kind = filters.CharFilter(field_name="items__kind", label="Kind", distinct=True)
+    author = filters.CharFilter(field_name="author__username", label="Author (username)")
+
+    class Meta:
+        model = ChangeRequest
+        fields: list[str] = []
