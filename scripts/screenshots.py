@@ -78,8 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
-    parser.add_argument("--only", choices=["engagements"],
-                        help="take only these: the CSE engagement and escalation pages")
+    parser.add_argument("--only", choices=["engagements", "governance"],
+                        help="take only these: the CSE engagement and escalation pages, or governance")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -209,7 +209,7 @@ def admin_shots(page: Page, out: Path) -> None:
     print(f"{out / 'account-health.png'}")
 
     shoot(page, "/customers/import/", out, "import.png")
-    shoot(page, "/config/", out, "config.png")
+    shoot(page, "/governance/config/", out, "config.png")
     shoot(page, "/health/", out, "health-dashboard.png")
     page.goto("/health/backtests/")
     backtest = page.locator("table.list tbody a").first.get_attribute("href")
@@ -260,6 +260,18 @@ def engagement_shots(page: Page, out: Path) -> None:
         print("No escalation; not taking escalation.png.", file=sys.stderr)
 
 
+def governance_shots(page: Page, out: Path) -> None:
+    """Configuration changes as the admin: an open change request with its impact, the changelog."""
+    shoot(page, "/governance/config/rules/object/?key=Large+opportunity", out, "config-object.png")
+    page.goto("/governance/changes/?status=open")
+    change = page.locator("table.list tbody td:first-child a").first
+    if change.count():
+        shoot(page, change.get_attribute("href"), out, "change-request.png")
+    else:
+        print("No open change request; not taking change-request.png.", file=sys.stderr)
+    shoot(page, "/governance/changelog/", out, "changelog.png")
+
+
 def csm_shots(page: Page, out: Path) -> None:
     shoot(page, "/cockpit/", out, "my-ctas.png")
     page.locator("main table a[href*='/cockpit/ctas/']").first.click()
@@ -286,6 +298,10 @@ def main(argv: list[str] | None = None) -> None:
             log_in(page, args.username, args.password)
             if everything:
                 admin_shots(page, args.out)
+            if everything or args.only == "governance":
+                governance_shots(page, args.out)
+                if args.only:
+                    return
             engagement_shots(page, args.out)
 
             if everything:
