@@ -16,6 +16,7 @@ from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
 from csops.programs.synthetic import replay_days
+from csops.requests.synthetic import seed_ops_requests
 from csops.rules.actions import evaluate_pending
 from csops.rules.models import RuleBacktest
 
@@ -68,6 +69,11 @@ class Command(BaseCommand):
             self.stderr.write(f"CSE engagement requests: {filed} filed by their account owners and worked")
         password = secrets.token_urlsafe(9)
         logins = set_demo_logins(password)
+        ops_requests, triaged = seed_ops_requests()
+        if ops_requests:
+            comments = sum(len(r.commented) for r in triaged.results)
+            self.stderr.write(f"CS Ops requests: {ops_requests} filed, triaged and worked over six weeks; "
+                              f"the triage policies ran once ({comments} comments)")
         if changes := seed_changes():
             self.stderr.write(f"Configuration change requests: {changes} (applied, in review, changes asked)")
         if processes := seed_processes():
