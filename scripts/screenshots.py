@@ -12,7 +12,9 @@ outbox.png, outbox-message.png, engagements.png, engagement.png, engagement-dash
 escalations.png, escalation.png (as the admin), my-ctas.png, cta.png, email-assist.png (as the CSM
 --csm), engagement-new.png (the CSE Help form, as the account owner --ae) and survey-phone.png (the
 public survey page on a 390x844 phone, no login) into --out (docs/screenshots by default). With
---only engagements, takes only the CSE engagement and escalation ones. Never downloads a browser.
+--only engagements, takes only the CSE engagement and escalation ones; --only requests, the CS Ops
+request board, a request and the weekly triage list (requests-board.png, request.png,
+requests-triage.png). Never downloads a browser.
 
 The survey page needs a live invitation token, and the database keeps only digests of those.
 With --data-dir (the demo's CSOPS_DATA_DIR) the script invites one contact to the "Pre-renewal
@@ -78,8 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
-    parser.add_argument("--only", choices=["engagements", "governance"],
-                        help="take only these: the CSE engagement and escalation pages, or governance")
+    parser.add_argument("--only", choices=["engagements", "governance", "requests"],
+                        help="take only these: the CSE engagement and escalation pages, governance, "
+                             "or the CS Ops requests")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -272,6 +275,18 @@ def governance_shots(page: Page, out: Path) -> None:
     shoot(page, "/governance/changelog/", out, "changelog.png")
 
 
+def requests_shots(page: Page, out: Path) -> None:
+    """The CS Ops requests as the admin: the board, a request awaiting its peer review, the triage list."""
+    shoot(page, "/requests/", out, "requests-board.png")
+    page.goto("/requests/list/?state=awaiting_feedback")
+    request = page.locator("table.list tbody td:first-child a").first
+    if request.count():
+        shoot(page, request.get_attribute("href"), out, "request.png")
+    else:
+        print("No request awaiting feedback; not taking request.png.", file=sys.stderr)
+    shoot(page, "/requests/triage/", out, "requests-triage.png")
+
+
 def csm_shots(page: Page, out: Path) -> None:
     shoot(page, "/cockpit/", out, "my-ctas.png")
     page.locator("main table a[href*='/cockpit/ctas/']").first.click()
@@ -300,6 +315,10 @@ def main(argv: list[str] | None = None) -> None:
                 admin_shots(page, args.out)
             if everything or args.only == "governance":
                 governance_shots(page, args.out)
+                if args.only:
+                    return
+            if everything or args.only == "requests":
+                requests_shots(page, args.out)
                 if args.only:
                     return
             engagement_shots(page, args.out)

@@ -78,6 +78,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "filter_form": filterset.form,
             "closed_within": data.get("closed_within"),
+            "filtered": bool(set(request.GET) - {"closed_within"}) or not valid,
             "here": request.get_full_path(),
             "section": "board",
         },
@@ -295,7 +296,7 @@ def work(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
     require(request, "view_customers")
-    form = IntakeForm(request.POST or None)
+    form = IntakeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             filed = actions.file_request(actor=request.user, **form.cleaned_data)
