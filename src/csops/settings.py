@@ -181,6 +181,14 @@ CSP_POLICY = (
     "base-uri 'none'; object-src 'none'"
 )
 
+# Optional: mirror CS Ops requests with the issues of a GitLab project (csops.requests.gitlab).
+# Empty URL: no sync. The token needs the `api` scope on the project.
+CSOPS_GITLAB_URL = os.environ.get("CSOPS_GITLAB_URL", "")
+CSOPS_GITLAB_TOKEN = os.environ.get("CSOPS_GITLAB_TOKEN", "")
+CSOPS_GITLAB_PROJECT = os.environ.get("CSOPS_GITLAB_PROJECT", "")
+# The scope of the workflow labels: workflow::In_Process (GitLab's own CS Ops project uses CSOps).
+CSOPS_GITLAB_WORKFLOW_SCOPE = os.environ.get("CSOPS_GITLAB_WORKFLOW_SCOPE", "workflow")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

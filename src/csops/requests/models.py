@@ -305,3 +305,24 @@ class TriagePolicy(models.Model):
             errors["comment"] = "A policy needs an action: comment, label, close or summarise."
         if errors:
             raise ValidationError(errors)
+
+
+class GitLabLink(models.Model):
+    """A request mirrored as an issue of a GitLab project (`requests.gitlab`, optional): which
+    issue, the issue's updated_at when last synced (a later one means it changed in GitLab), and a
+    fingerprint of what was last pushed (a different one means it changed here)."""
+
+    request = models.OneToOneField(OpsRequest, on_delete=models.CASCADE, related_name="gitlab_link")
+    project = models.CharField(max_length=255, help_text="The GitLab project's id or path.")
+    iid = models.PositiveIntegerField("issue number")
+    web_url = models.URLField(max_length=500, blank=True)
+    issue_updated_at = models.DateTimeField()
+    pushed = models.CharField(max_length=64, blank=True, help_text="Fingerprint of the last push.")
+    labels = models.JSONField(default=list, blank=True, help_text="The labels csops last pushed.")
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "iid"], name="requests_gitlab_issue_once")]
+
+    def __str__(self) -> str:
+        return f"{self.project}#{self.iid}"
