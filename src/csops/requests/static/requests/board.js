@@ -38,7 +38,7 @@
       });
       result = await response.json();
     } catch (error) {
-      say("The move was not sent (no answer from the server): try again.", false);
+      say("The move was not confirmed by the server: reload the page (are you still signed in?) and try again.", false);
       return;
     }
     if (!result.ok) {
