@@ -44,7 +44,7 @@ class OpsRequestFilterSet(SearchFilterSet):
         ),
     )
     closed_within = filters.NumberFilter(
-        method="filter_closed_within", min_value=0, label="Closed in the last … days"
+        method="filter_closed_within", min_value=0, max_value=36500, label="Closed in the last … days"
     )
 
     class Meta:

@@ -165,3 +165,4 @@ def test_the_lists_queries_are_pinned_and_it_pages(at_state, people, django_asse
     assert triaged["milestone"] == "M1" and triaged["labels"] == ["CSOps - Interrupt"]
     assert api.get(f"{URL}?limit=0").status_code == 422
     assert api.get(f"{URL}?state=doing").status_code == 422
+    assert api.get(f"{URL}?closed_within=99999999999").status_code == 422

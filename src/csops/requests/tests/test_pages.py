@@ -109,6 +109,8 @@ def test_closed_columns_show_the_last_30_days_unless_asked(at_state, people):
     everything = html(client.get(f"{BOARD}?closed_within="))
     assert "Old" in column(everything, "wont_do")
     assert "Old" in html(client.get(f"{BOARD}?closed_within=40"))
+    for bad in ("-1", "99999999999", "soon"):
+        assert client.get(f"{BOARD}?closed_within={bad}").status_code == 400
 
 
 def test_the_board_filters(at_state, file, people, gainsight):
