@@ -369,14 +369,27 @@ def _record_transition(
 
 
 def checklist_missing(request: OpsRequest) -> dict[str, str]:
-    """The closing checklist's unticked items, by field; peer review only where it is required."""
+    """The closing checklist's unticked items, by field; peer review only where it is required.
+
+    The configuration changes linked to the request count: an applied one is its changelog entry,
+    and its peer review is done if another admin approved it; one still open holds the request."""
+    changes = list(request.change_requests.prefetch_related("reviews")) if request.pk else []
+    applied = [c for c in changes if c.status == "applied"]
+    pending = [c for c in changes if c.is_open]
     missing = {}
     for name, message in CHECKLIST.items():
         if name == "peer_review_done" and not request.needs_peer_review:
             continue
         value = getattr(request, name)
+        if name == "changelog_entry" and applied:
+            value = True
+        if name == "peer_review_done" and applied and all(c.approvers() for c in applied):
+            value = True
         if not (value.strip() if isinstance(value, str) else value):
             missing[name] = message
+    if pending:
+        numbers = ", ".join(f"!{c.number}" for c in pending)
+        missing["change_requests"] = f"Configuration change {numbers} is open: apply, withdraw or reject it."
     return missing
 
 
