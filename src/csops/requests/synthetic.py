@@ -6,17 +6,14 @@ triage list and the triage policies have a realistic history to show."""
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from unittest import mock
 
-import yaml
 from django.utils import timezone
 
-from csops.core.configuration import apply_configuration, default_directory
+from csops.core.configuration import REGISTRY, dump_object
 from csops.core.models import Role, User
 from csops.requests import actions
 from csops.requests.models import OpsRequest, State, Workstream
@@ -337,14 +334,28 @@ def team() -> dict[str, User]:
 
 
 def lead_workstreams() -> None:
-    """The team leads its workstreams: configuration, applied as a change of the workstreams only."""
-    documents = yaml.safe_load((default_directory() / "workstreams.yaml").read_text())
+    """The team leads its workstreams: one configuration change request by the first admin (review
+    of workstreams is optional, so it applies at once); nothing once the workstreams have leads."""
+    from csops.governance import actions as governance
+
+    if Workstream.objects.filter(lead__isnull=False).exists():
+        return
+    admin = User.objects.filter(role=Role.ADMIN, is_active=True, is_pool=False).order_by("pk").first()
     leads = {workstream: username for username, _, _, workstream in TEAM if workstream}
-    for document in documents:
-        document["lead"] = leads.get(document["name"], document.get("lead"))
-    with tempfile.TemporaryDirectory() as directory:
-        (Path(directory) / "workstreams.yaml").write_text(yaml.safe_dump(documents, sort_keys=False))
-        apply_configuration(Path(directory), message="Demo: the CS Ops team leads its workstreams")
+    diffs = []
+    for workstream in Workstream.objects.filter(name__in=leads):
+        definition = dump_object(REGISTRY["workstreams"], workstream)
+        diffs.append(
+            governance.object_diff(
+                "workstreams", workstream.name, {**definition, "lead": leads[workstream.name]}
+            )
+        )
+    governance.propose(
+        diffs,
+        author=admin,
+        title="The CS Ops team leads its workstreams",
+        why="Demo: each workstream's lead triages its new requests weekly (seed 000).",
+    )
 
 
 def _tell(request: OpsRequest, verb: str, args: dict, people: dict[str, User], milestone) -> OpsRequest:

@@ -54,6 +54,12 @@ def test_demo_prepares_everything(db, capsys):
 
     assert set(CoreProcess.objects.values_list("status", flat=True)) == {"red", "yellow", "green"}
     assert ProcessStatusChange.objects.filter(from_status="yellow", status="red").exists()
+    # Configuration change requests: the leads' (applied at once), and the reviewer's four.
+    from csops.governance.models import ChangeRequest
+
+    assert sorted(ChangeRequest.objects.values_list("status", flat=True)) == [
+        "applied", "applied", "applied", "changes_requested", "open",
+    ]
 
 
 def test_chunks_give_the_same_rows_as_one_pass():

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
+from csops.core.models import ConfigChange
 from csops.customers.models import Account
 from csops.engagements.synthetic import seed_requests
 from csops.governance.responsibility_demo import seed_processes
@@ -44,8 +45,7 @@ class Command(BaseCommand):
     def prepare(self, accounts: int, port: int, catching: bool) -> None:
         self.stderr.write("Migrating the database …")
         call_command("migrate", verbosity=0, interactive=False)
-        result = apply_configuration(default_directory(), message="Default configuration")
-        self.stderr.write(f"Default configuration: {result.summary() if result.diffs else 'up to date'}")
+        self.configure()
         if not Account.objects.exists():
             call_command("seed", accounts=accounts, seed=1, stdout=self.stderr)
         if not ScoreRun.objects.exists():
@@ -86,6 +86,21 @@ class Command(BaseCommand):
             self.stdout.write(f"Emails go to the mail catcher on 127.0.0.1:{settings.EMAIL_PORT}: "
                               f"{settings.DATA_DIR / 'mail'}/*.eml, and /programs/outbox/")
         self.stdout.write("")
+
+    def configure(self) -> None:
+        """The default configuration, once: later changes are change requests, which a re-run of
+        the demo must not undo behind the reviewers' backs."""
+        if not ConfigChange.objects.exists():
+            result = apply_configuration(default_directory(), message="Default configuration")
+            self.stderr.write(f"Default configuration: {result.summary()}")
+            return
+        differing = len(apply_configuration(default_directory(), dry_run=True).diffs)
+        if differing:
+            self.stderr.write(
+                f"Configuration: {differing} object(s) differ from the defaults (changed since, or new "
+                "defaults); left as they are. `csops config plan src/csops/defaults` lists them, "
+                "`csops config apply src/csops/defaults -m WHY --as admin` proposes them."
+            )
 
     def catch_mail(self):
         """With the default SMTP server (loopback), run the demo's own mail catcher there."""
