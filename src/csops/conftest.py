@@ -20,6 +20,14 @@ from csops.customers.synthetic import generate
 TODAY = dt.date(2026, 11, 23)
 
 
+def pytest_configure(config):
+    # Every test makes its users; hashing their passwords the production way costs about half a
+    # second each, and no test is about the hash.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def analytics_store(tmp_path, settings):
     """Each test gets its own analytics store file, so parallel workers never share one."""
