@@ -30,7 +30,7 @@ def test_account_360_shows_health(page, seeded):  # noqa: F811
     panel = page.locator("#health")
     expect(panel.get_by_role("heading", name="Health")).to_be_visible()
     expect(panel.locator(f"h2 .pill.{health.color}")).to_have_text(f"{health.score:.0f}")
-    expect(panel.get_by_text("License utilization")).to_be_visible()
+    expect(panel.locator("table.measures").get_by_text("License utilization")).to_be_visible()
     assert panel.locator("table.measures .pill").count() >= 3
     expect(panel.get_by_role("heading", name="What moved since")).to_be_visible()
     chart = panel.locator("figure.chart svg")
