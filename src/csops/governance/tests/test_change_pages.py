@@ -170,3 +170,16 @@ def test_impact_preview_counts_current_and_proposed(seeded, users):
     assert proposed["audience"] > current["audience"] >= 0
     assert proposed["actions"]["create_cta"] >= current["actions"]["create_cta"]
     assert Rule.objects.get(name=RULE).when != wide  # nothing applied
+
+
+def test_the_django_admin_shows_configuration_read_only(client_as):
+    from csops.customers.models import Segment
+
+    admin = client_as("admin")
+    scale = Segment.objects.get(name="Scale")
+    assert admin.get(f"/admin/customers/segment/{scale.pk}/change/").status_code == 200  # to read
+    response = admin.post(f"/admin/customers/segment/{scale.pk}/change/", {"name": "Scale", "arr_min": 1})
+    assert response.status_code == 403 and Segment.objects.get(pk=scale.pk).arr_min != 1
+    assert admin.get("/admin/customers/segment/add/").status_code == 403
+    assert admin.post(f"/admin/customers/segment/{scale.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Segment.objects.filter(pk=scale.pk).exists()
