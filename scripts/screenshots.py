@@ -212,7 +212,6 @@ def admin_shots(page: Page, out: Path) -> None:
     print(f"{out / 'account-health.png'}")
 
     shoot(page, "/customers/import/", out, "import.png")
-    shoot(page, "/governance/config/", out, "config.png")
     shoot(page, "/health/", out, "health-dashboard.png")
     page.goto("/health/backtests/")
     backtest = page.locator("table.list tbody a").first.get_attribute("href")
@@ -265,6 +264,7 @@ def engagement_shots(page: Page, out: Path) -> None:
 
 def governance_shots(page: Page, out: Path) -> None:
     """Configuration changes as the admin: an open change request with its impact, the changelog."""
+    shoot(page, "/governance/config/", out, "config.png")
     shoot(page, "/governance/config/rules/object/?key=Large+opportunity", out, "config-object.png")
     page.goto("/governance/changes/?status=open")
     change = page.locator("table.list tbody td:first-child a").first

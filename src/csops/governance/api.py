@@ -16,7 +16,7 @@ from csops.core.api import Pagination, filter_schema, filtered, require
 from csops.core.configuration import REGISTRY
 from csops.customers.api import InputSchema
 from csops.governance import actions, selectors
-from csops.governance.filtersets import ChangeFilterSet
+from csops.governance.filtersets import ChangeFilterSet, ChangelogFilterSet
 from csops.governance.models import ChangeRequest
 from csops.requests.models import OpsRequest
 
@@ -104,6 +104,7 @@ class ReviewIn(InputSchema):
 
 
 ChangeFilters = filter_schema(ChangeFilterSet, "ChangeFilters")
+ChangelogFilters = filter_schema(ChangelogFilterSet, "ChangelogFilters")
 
 
 @router.get("/changes", response=list[ChangeOut])
@@ -115,9 +116,9 @@ def list_changes(request: HttpRequest, filters: Query[ChangeFilters]):
 
 @router.get("/changelog", response=list[ChangeOut])
 @paginate(Pagination)
-def changelog(request: HttpRequest, filters: Query[ChangeFilters]):
+def changelog(request: HttpRequest, filters: Query[ChangelogFilters]):
     require(request, "view_customers")
-    return filtered(request, ChangeFilterSet, selectors.changelog())
+    return filtered(request, ChangelogFilterSet, selectors.changelog())
 
 
 @router.get("/changes/{number}", response=ChangeDetailOut)

@@ -21,7 +21,7 @@ from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectListView, add_action_errors, require
 from csops.governance import actions, selectors, tasks
-from csops.governance.filtersets import ChangeFilterSet
+from csops.governance.filtersets import ChangeFilterSet, ChangelogFilterSet
 from csops.governance.forms import DefinitionForm, ProposalForm, ReviewForm, ReviseForm
 from csops.governance.models import ChangeRequest, Status, Verdict
 
@@ -267,6 +267,7 @@ class ChangelogView(ChangeListView):
     """Every applied change: what, why, author, reviewers, the request; CSV or Markdown export."""
 
     queryset = selectors.changelog()
+    filterset_class = ChangelogFilterSet
     title = "Changelog"
     export_name = "changelog"
     default_sort = "-applied_at"
@@ -278,7 +279,7 @@ class ChangelogView(ChangeListView):
         Column("objects_text", "Objects"),
         Column("why", "Why"),
         Column("author", "Author", sort="author__username"),
-        Column("approvers_text", "Reviewed by"),
+        Column("approvers_text", "Reviewed by", display=lambda names: names or "not required"),
         Column("ops_request", "Request"),
     ]
 
