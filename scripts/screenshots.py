@@ -273,6 +273,8 @@ def governance_shots(page: Page, out: Path) -> None:
     else:
         print("No open change request; not taking change-request.png.", file=sys.stderr)
     shoot(page, "/governance/changelog/", out, "changelog.png")
+    shoot(page, "/governance/responsibilities/", out, "responsibilities.png")
+    shoot(page, "/governance/responsibilities/report/", out, "responsibilities-report.png")
 
 
 def requests_shots(page: Page, out: Path) -> None:
