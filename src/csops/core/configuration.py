@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import ProtectedError
 
 from csops.core import audit
@@ -327,6 +327,17 @@ class _Rollback(Exception):
     pass
 
 
+CONFIG_LOCK = 7_230_311  # any number of our own; the analytics store uses another
+
+
+def _take_turns() -> None:
+    """Configuration changes take turns: each compares objects to what it expects and numbers the
+    change and versions after the last ones. SQLite serialises writers by itself."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONFIG_LOCK])
+
+
 def apply_configuration(
     directory: Path, *, actor: User | None = None, message: str = "", dry_run: bool = False
 ) -> ConfigResult:
@@ -335,6 +346,7 @@ def apply_configuration(
     applier = _Applier(actor, message or f"Applied {directory.name}", str(directory))
     try:
         with transaction.atomic():
+            _take_turns()
             for kind in sorted((REGISTRY[n] for n in documents), key=lambda k: k.order):
                 applier.apply_kind(kind, documents[kind.name])
             applier.recheck()
@@ -363,6 +375,7 @@ def apply_objects(
 
     try:
         with transaction.atomic():
+            _take_turns()
             for diff in sorted(proposed, key=order):
                 applier.apply_object(REGISTRY[diff.kind], diff)
             applier.recheck()

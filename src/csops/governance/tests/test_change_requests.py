@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import pytest
 import yaml
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
 
 from csops.cockpit.models import Playbook
 from csops.core.configuration import REGISTRY, default_directory, dump_object
@@ -21,8 +23,9 @@ RULE = "Upcoming renewal"
 
 @pytest.fixture
 def admins(users) -> tuple[User, User]:
-    second = User.objects.create_user(username="admin-2", password="pw-for-tests", role=Role.ADMIN,
-                                      email="admin2@example.com")
+    second = User.objects.create_user(
+        username="admin-2", password="pw-for-tests", role=Role.ADMIN, email="admin2@example.com"
+    )
     return users["admin"], second
 
 
@@ -34,8 +37,12 @@ def rule_yaml(**changes) -> str:
 
 def propose_rule_change(author: User, **changes) -> ChangeRequest:
     diff = actions.parse_object("rules", rule_yaml(**changes), key=RULE)
-    return actions.propose([diff], author=author, title="Renewal CTA three months out",
-                           why="CSMs asked for less lead time (request #12).")
+    return actions.propose(
+        [diff],
+        author=author,
+        title="Renewal CTA three months out",
+        why="CSMs asked for less lead time (request #12).",
+    )
 
 
 def error_of(excinfo) -> dict[str, list[str]]:
@@ -93,8 +100,12 @@ def test_what_and_why_are_required_and_bad_definitions_name_the_field(admins):
         actions.parse_object("rules", "name: [unclosed", key=RULE)
     assert "Not valid YAML (line 1)" in error_of(excinfo)["definition"][0]
     with pytest.raises(ValidationError) as excinfo:
-        actions.propose([actions.parse_object("rules", rule_yaml(colour="red"), key=RULE)],
-                        author=author, title="t", why="w")
+        actions.propose(
+            [actions.parse_object("rules", rule_yaml(colour="red"), key=RULE)],
+            author=author,
+            title="t",
+            why="w",
+        )
     assert "rules 'Upcoming renewal': unknown field 'colour'" in error_of(excinfo)["definition"][0]
     bad_action = [{"create_cta": {"type": "No Such Type", "reason": "x"}}]
     with pytest.raises(ValidationError) as excinfo:
@@ -161,11 +172,16 @@ def test_a_change_made_stale_by_another_is_refused_and_nothing_is_recorded(admin
 def test_any_version_can_be_restored_through_a_reviewed_change(admins):
     author, reviewer = admins
     original = dump_object(REGISTRY["rules"], Rule.objects.get(name=RULE))
-    actions.review(propose_rule_change(author, description="Changed."), reviewer=reviewer,
-                   verdict=Verdict.APPROVE)
+    actions.review(
+        propose_rule_change(author, description="Changed."), reviewer=reviewer, verdict=Verdict.APPROVE
+    )
     first = ConfigVersion.objects.filter(kind="rules", key=RULE).order_by("version").first()
-    restore = actions.propose([actions.restore_diff(first)], author=author,
-                              title=f"Restore {RULE} to version {first.version}", why="It confused CSMs.")
+    restore = actions.propose(
+        [actions.restore_diff(first)],
+        author=author,
+        title=f"Restore {RULE} to version {first.version}",
+        why="It confused CSMs.",
+    )
     assert restore.status == Status.OPEN
     actions.review(restore, reviewer=reviewer, verdict=Verdict.APPROVE)
     assert dump_object(REGISTRY["rules"], Rule.objects.get(name=RULE)) == original
@@ -181,8 +197,12 @@ def test_removing_objects(admins):
         "rules 'Upcoming renewal' would break: when: rule 'Upcoming renewal': action 1 (create_cta): "
         "unknown playbook 'Upcoming Renewal'"
     )
-    change = actions.propose([actions.object_diff("rules", RULE, None)], author=author,
-                             title="Retire the renewal rule", why="Renewals moved to Salesforce.")
+    change = actions.propose(
+        [actions.object_diff("rules", RULE, None)],
+        author=author,
+        title="Retire the renewal rule",
+        why="Renewals moved to Salesforce.",
+    )
     assert Rule.objects.filter(name=RULE).exists()
     actions.review(change, reviewer=reviewer, verdict=Verdict.APPROVE)
     assert not Rule.objects.filter(name=RULE).exists()
@@ -192,12 +212,17 @@ def test_review_policy_cannot_make_rules_optional_but_makes_others_required(admi
     author, reviewer = admins
     text = yaml.safe_dump({"name": "rules", "review": "optional", "position": 0})
     with pytest.raises(ValidationError) as excinfo:
-        actions.propose([actions.parse_object("review_policies", text, key="rules")], author=author,
-                        title="t", why="w")
+        actions.propose(
+            [actions.parse_object("review_policies", text, key="rules")], author=author, title="t", why="w"
+        )
     assert "always peer reviewed" in error_of(excinfo)["definition"][0]
     text = yaml.safe_dump({"name": "cta_types", "review": "required"})
-    change = actions.propose([actions.parse_object("review_policies", text)], author=author,
-                             title="Review CTA types", why="They feed reports.")
+    change = actions.propose(
+        [actions.parse_object("review_policies", text)],
+        author=author,
+        title="Review CTA types",
+        why="They feed reports.",
+    )
     actions.review(change, reviewer=reviewer, verdict=Verdict.APPROVE)
     assert actions.review_level("cta_types") == "required"
 
@@ -256,3 +281,57 @@ def test_demo_change_requests(seeded, admins):
     impact = ChangeRequest.objects.get(status=Status.OPEN).impact["Large opportunity"]
     assert impact["proposed"]["audience"] >= impact["current"]["audience"]
     assert seed_changes("admin-user", "admin-2") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_approving_at_once_take_turns(users):
+    """Two approvals in two connections at once: different objects both apply, as two numbered
+    changes; a second change to the same object is refused as stale, not a database error."""
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race is meaningful on PostgreSQL (run in CI)")
+    author = users["admin"]
+    reviewers = [User.objects.create_user(username=f"admin-{n}", role=Role.ADMIN) for n in (2, 3)]
+
+    def race(changes: list[ChangeRequest]) -> list[str]:
+        barrier, outcomes = threading.Barrier(2), []
+
+        def approve(change: ChangeRequest, reviewer: User) -> None:
+            try:
+                barrier.wait()
+                actions.review(change, reviewer=reviewer, verdict=Verdict.APPROVE)
+                outcomes.append("applied")
+            except ValidationError as exc:
+                outcomes.append(" ".join(exc.messages))
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=approve, args=pair) for pair in zip(changes, reviewers, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sorted(outcomes)
+
+    geos = [
+        actions.propose(
+            [actions.parse_object("geos", f"name: Geo {n}")],
+            author=author,
+            title=f"Geo {n}",
+            why="t",
+            ask_review=True,
+        )
+        for n in (1, 2)
+    ]
+    assert race(geos) == ["applied", "applied"]
+    numbers = sorted(
+        ChangeRequest.objects.filter(pk__in=[g.pk for g in geos]).values_list(
+            "config_change__number", flat=True
+        )
+    )
+    assert len(set(numbers)) == 2
+    same = [propose_rule_change(author, description=f"Version {n}.") for n in (1, 2)]
+    outcomes = race(same)
+    assert outcomes.count("applied") == 1
+    assert "changed since this change was proposed" in next(o for o in outcomes if o != "applied")
