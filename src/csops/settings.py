@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "csops.engagements",
     "csops.requests",
     "csops.governance",
+    "csops.events",
 ]
 
 MIDDLEWARE = [
