@@ -197,3 +197,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("CSOPS_LOG_LEVEL", "WARNING")},
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# Webinars and labs: what provisions an attendee's lab space when they redeem a code (a dotted
+# path; the default records it only), and mail domains never matched to a customer account.
+CSOPS_LAB_PROVISIONER = os.environ.get("CSOPS_LAB_PROVISIONER", "csops.events.provisioning.record_only")
+CSOPS_FREE_MAIL_DOMAINS = frozenset({"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com"})
