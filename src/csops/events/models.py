@@ -127,7 +127,7 @@ class Registration(models.Model):
         max_length=12, choices=RegistrationStatus.choices, default=RegistrationStatus.REGISTERED
     )
     registered_at = models.DateTimeField(auto_now_add=True)
-    attended = models.BooleanField(null=True, help_text="Empty until attendance is recorded.")
+    attended = models.BooleanField(null=True, blank=True, help_text="Empty until attendance is recorded.")
     attended_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

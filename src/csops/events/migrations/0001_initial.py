@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
                 ('company', models.CharField(blank=True, max_length=200)),
                 ('status', models.CharField(choices=[('registered', 'Registered'), ('waitlisted', 'Waitlisted'), ('cancelled', 'Cancelled')], default='registered', max_length=12)),
                 ('registered_at', models.DateTimeField(auto_now_add=True)),
-                ('attended', models.BooleanField(help_text='Empty until attendance is recorded.', null=True)),
+                ('attended', models.BooleanField(blank=True, help_text='Empty until attendance is recorded.', null=True)),
                 ('attended_minutes', models.PositiveIntegerField(blank=True, null=True)),
                 ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='event_registrations', to='customers.account')),
                 ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='registrations', to='events.event')),
