@@ -28,6 +28,9 @@ class EventPolicy(models.Model):
     unfilled_slot_days = models.PositiveSmallIntegerField(
         default=7, help_text="A DRI slot still open this many days ahead is flagged to the CSE manager."
     )
+    cse_manager = models.CharField(
+        max_length=150, blank=True, help_text="Username told of open DRI slots; empty: the CS Ops admins."
+    )
     follow_up_hours = models.PositiveSmallIntegerField(
         default=24, help_text="The post-event email (recording, deck) goes out within this many hours."
     )
