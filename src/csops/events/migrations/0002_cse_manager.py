@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='eventpolicy',
             name='cse_manager',
-            field=models.CharField(blank=True, help_text='Username told of DRI slots still open; empty: the CS Ops admins.', max_length=150),
+            field=models.CharField(blank=True, help_text='Username told of open DRI slots; empty: the CS Ops admins.', max_length=150),
         ),
     ]
