@@ -26,8 +26,14 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "organisation": ("name",),
     "owner": ("name", "email"),  # the account owner who filed a CSE engagement request
     "engagement": ("summary", "action_items", "resources"),  # a CSE engagement's follow-up
+    "event": ("title", "kind", "starts", "duration", "region"),  # a webinar or lab (events app)
     "calendly_link": (),
     "survey_link": (),
+    "events_link": (),  # the public calendar of webinars and labs
+    "join_link": (),
+    "calendar_link": (),  # an event's .ics
+    "recording_link": (),
+    "deck_link": (),
     "unsubscribe_link": (),
 }
 URL = re.compile(r"https?://[^\s<>\"')]+")

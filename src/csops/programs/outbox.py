@@ -223,7 +223,7 @@ def _mime(message: OutboxMessage) -> tuple[list[str], bytes]:
     )
     if message.html:
         email.attach_alternative(message.html, "text/html")
-    if message.kind not in ("notification", "alert"):
+    if message.kind not in ("notification", "alert", "event"):  # event: what the registrant asked for
         email.extra_headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.public_id)}>"
         email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return email.recipients(), email.message().as_bytes(linesep="\r\n")  # SMTP lines end in CRLF

@@ -13,6 +13,7 @@ KINDS = [
     ("assist", "Email assist"),
     ("notification", "Notification"),
     ("alert", "Alert"),
+    ("event", "Webinar or lab"),
 ]
 
 

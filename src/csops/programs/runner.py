@@ -195,7 +195,9 @@ def merge_context(enrolment: Enrolment, assignments: Assignments) -> tuple[dict,
         "sender": person_fields(cse or csm),
         "organisation": {"name": _organisation()},
     }
-    return context, {"calendly": assignment.calendly_url if assignment else ""}
+    calendly = assignment.calendly_url if assignment else ""
+    links = {"calendly": calendly, "events": f"{outbox.base_url()}/e/events/"}  # the webinar and lab calendar
+    return context, links
 
 
 def _organisation() -> str:
