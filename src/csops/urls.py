@@ -20,6 +20,8 @@ urlpatterns = [
     path("requests/", include("csops.requests.urls")),
     path("governance/responsibilities/", include("csops.governance.responsibility_urls")),
     path("governance/", include("csops.governance.urls")),
+    path("events/", include("csops.events.urls")),
+    path("e/", include("csops.events.public_urls")),
     path("", include("csops.programs.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

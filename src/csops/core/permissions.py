@@ -34,6 +34,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "view_audit": frozenset({ADMIN}),
     "manage_requests": frozenset({ADMIN}),
     "manage_processes": frozenset({ADMIN}),
+    "manage_events": frozenset({ADMIN}),
+    # CSEs: they sign up as an event's DRI and file its lab request
+    "serve_events": frozenset({ADMIN, CSM}),
 }
 
 
