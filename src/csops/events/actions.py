@@ -317,3 +317,39 @@ def redeem(code: str, *, email: str, now: dt.datetime | None = None) -> LabSpace
     space.save(update_fields=["provider_ref"])
     audit.record(actor=None, verb="create", obj=space, changes={"name": [None, space.name]}, source="public")
     return space
+
+
+def flag_unfilled_slots(today: dt.date | None = None) -> int:
+    """Tell the CSE manager (else the CS Ops admins) of DRI slots still open within the policy's
+    days, once per slot and day. Returns the messages queued."""
+    from csops.events.selectors import unfilled_slots
+    from csops.programs.outbox import queue_plain
+
+    today = today or timezone.localdate()
+    rules = policy()
+    slots = list(unfilled_slots(today, rules.unfilled_slot_days))
+    if not slots:
+        return 0
+    manager = (
+        User.objects.filter(username=rules.cse_manager, is_active=True).first() if rules.cse_manager else None
+    )
+    recipients = (
+        [manager.email]
+        if manager and manager.email
+        else list(
+            User.objects.filter(role=Role.ADMIN, is_active=True, is_pool=False)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
+    lines = [
+        f"- {s.event.title}, {s.event.starts_at:%Y-%m-%d %H:%M} UTC: {s.get_role_display()} {s.seat}"
+        for s in slots
+    ]
+    return queue_plain(
+        key=f"dri-open:{today.isoformat()}",
+        kind="notification",
+        to=recipients,
+        subject=f"{len(slots)} DRI slot(s) open within {rules.unfilled_slot_days} days",
+        text="These webinar and lab slots have no DRI yet:\n\n" + "\n".join(lines) + "\n",
+    )

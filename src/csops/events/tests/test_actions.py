@@ -177,3 +177,16 @@ def test_redeeming_gives_one_space_per_attendee_and_refuses_the_rest(lab, users)
     )
     assert LabSpace.objects.count() == 2
     assert InvitationCode.objects.count() == 2
+
+
+def test_open_dri_slots_a_week_ahead_are_flagged_once_a_day(lab, cse, users):
+    from csops.programs.models import OutboxMessage
+
+    soon, later = lab(days_ahead=3), lab(days_ahead=20)
+    actions.sign_up(soon.slots.get(role=DriRole.HOST), cse=cse, actor=cse)
+    assert actions.flag_unfilled_slots() == 1  # one message, to the admin (no CSE manager set)
+    assert actions.flag_unfilled_slots() == 0  # the same day: not again
+    message = OutboxMessage.objects.get(kind="notification")
+    assert message.to == users["admin"].email and "1 DRI slot(s) open within 7 days" in message.subject
+    assert "Q&A panelist 1" in message.text and soon.starts_at.strftime("%Y-%m-%d %H:%M") in message.text
+    assert later.starts_at.strftime("%Y-%m-%d") not in message.text  # 20 days out: not yet
