@@ -15,6 +15,7 @@ from csops.events.actions import create_event, register
 from csops.events.models import Event
 from csops.programs import outbox
 from csops.programs.models import OutboxMessage
+from csops.rules.tests.conftest import contact_for, make_account, put_health, team  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,35 @@ def test_post_event_email_goes_by_the_deadline_without_a_recording(users):
     register(event, name="Ada Lovelace", email="ada@customer.example")
     ends = event.starts_at + dt.timedelta(minutes=event.duration_minutes)
     assert messages.send_due(ends + dt.timedelta(hours=24)).follow_ups == 1
+
+
+def test_lab_invitations_go_to_the_audiences_by_rule(make_account, put_health, contact_for, team, smtp_server):
+    from csops.customers.models import Segment
+    from csops.programs.models import Enrolment
+    from csops.programs.runner import advance
+    from csops.rules.actions import run_rules
+
+    today = timezone.localdate()
+    growth = Segment.objects.get(name="Growth")
+    red_ci = make_account(tier="premium", segment=growth)
+    green_ci = make_account(tier="premium", segment=growth)
+    top = make_account(tier="ultimate", segment=growth)
+    for account, colour in ((red_ci, "red"), (green_ci, "green"), (top, "green")):
+        contact_for(account, "GitLab Admin")
+        put_health(account, today, ci=(0.2, colour))
+    run_rules(names=["CI lab invitation", "Security lab invitation"], as_of=today)
+    enrolled = set(Enrolment.objects.values_list("program__name", "account_id"))
+    assert enrolled == {("CI lab invitation", red_ci.pk), ("Security lab invitation", top.pk)}
+    advance()
+    outbox.deliver()
+    received = {
+        (recipients[0], email.message_from_string(text, policy=email.policy.default)["Subject"])
+        for recipients, text in smtp_server.messages
+    }
+    admin = "gitlab.admin@customer.example"
+    assert received == {
+        (admin, f"A hands-on CI lab for {red_ci.name}"),
+        (admin, f"A hands-on security lab for {top.name}"),
+    }
+    invitation = OutboxMessage.objects.get(account=red_ci)
+    assert "Pick a date and register: http" in invitation.text

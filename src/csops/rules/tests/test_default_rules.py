@@ -199,6 +199,16 @@ CASES = {
         lambda ctx: ci_coloured(ctx, "green"),
         "enrol:CI product coach",
     ),
+    "CI lab invitation": (
+        lambda ctx: ci_coloured(ctx, "red"),
+        lambda ctx: ci_coloured(ctx, "green"),
+        "enrol:CI lab invitation",
+    ),
+    "Security lab invitation": (
+        lambda ctx: scale_account(ctx, tier="ultimate"),
+        lambda ctx: scale_account(ctx, tier="premium"),
+        "enrol:Security lab invitation",
+    ),
     "Pre-renewal NPS": (
         lambda ctx: scale_account(ctx, renewal_date=days(130)),
         lambda ctx: scale_account(ctx, renewal_date=days(110)),
