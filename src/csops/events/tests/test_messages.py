@@ -117,7 +117,9 @@ def test_post_event_email_goes_by_the_deadline_without_a_recording(users):
     assert messages.send_due(ends + dt.timedelta(hours=24)).follow_ups == 1
 
 
-def test_lab_invitations_go_to_the_audiences_by_rule(make_account, put_health, contact_for, team, smtp_server):
+def test_lab_invitations_go_to_the_audiences_by_rule(
+    make_account, put_health, contact_for, smtp_server  # noqa: F811 (the rules tests' fixtures)
+):
     from csops.customers.models import Segment
     from csops.programs.models import Enrolment
     from csops.programs.runner import advance
