@@ -11,6 +11,7 @@ from csops.core.configuration import apply_configuration, default_directory
 from csops.core.models import ConfigChange
 from csops.customers.models import Account
 from csops.engagements.synthetic import seed_requests
+from csops.events.synthetic import seed_events
 from csops.governance.responsibility_demo import seed_processes
 from csops.governance.synthetic import seed_changes
 from csops.health.models import Backtest, ScoreRun
@@ -76,6 +77,8 @@ class Command(BaseCommand):
                               f"the triage policies ran once ({comments} comments)")
         if changes := seed_changes():
             self.stderr.write(f"Configuration change requests: {changes} (applied, in review, changes asked)")
+        if events := seed_events():
+            self.stderr.write(f"Webinars and labs: {events} events, with DRIs, registrations and lab codes")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
