@@ -10,7 +10,7 @@ app_name = "events_public"
 urlpatterns = [
     path("", public.calendar, name="calendar"),
     path("calendar.ics", public.feed, name="feed"),
-    path("<int:pk>.ics", public.event_ics, name="event_ics"),
+    path("events/<int:pk>.ics", public.event_ics, name="event_ics"),
     path("<int:pk>/register/", public.register, name="register"),
     path("lab/", public.redeem, name="redeem"),
 ]

@@ -165,5 +165,5 @@ def test_ical_feed_parses_with_utc_times(client, users):
     assert item.decoded("dtend") - item.decoded("dtstart") == dt.timedelta(minutes=webinar.duration_minutes)
     assert str(item["summary"]) == "Webinar: Security webinar"
     assert str(item["url"]).endswith(f"/e/{webinar.pk}/register/")
-    one = icalendar.Calendar.from_ical(client.get(f"/e/{lab.pk}.ics").content)
+    one = icalendar.Calendar.from_ical(client.get(f"/e/events/{lab.pk}.ics").content)
     assert [str(e["uid"]) for e in one.walk("VEVENT")] == [f"event-{lab.pk}@csops"]
