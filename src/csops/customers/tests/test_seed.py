@@ -60,6 +60,9 @@ def test_demo_prepares_everything(db, capsys):
     assert sorted(ChangeRequest.objects.values_list("status", flat=True)) == [
         "applied", "applied", "applied", "changes_requested", "open",
     ]
+    from csops.events.models import Event, LabSpace
+
+    assert Event.objects.count() == 8 and LabSpace.objects.exists()
 
 
 def test_chunks_give_the_same_rows_as_one_pass():
