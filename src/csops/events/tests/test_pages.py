@@ -167,3 +167,18 @@ def test_ical_feed_parses_with_utc_times(client, users):
     assert str(item["url"]).endswith(f"/e/{webinar.pk}/register/")
     one = icalendar.Calendar.from_ical(client.get(f"/e/events/{lab.pk}.ics").content)
     assert [str(e["uid"]) for e in one.walk("VEVENT")] == [f"event-{lab.pk}@csops"]
+
+
+def test_event_page_query_count_does_not_grow_with_registrations(
+    client_as, users, django_assert_max_num_queries
+):
+    event = _event(users)
+    actions.file_lab_request(event, actor=users["admin"])
+    code = InvitationCode.objects.get(event=event, kind=CodeKind.PRODUCTION).code
+    for n in range(6):
+        actions.register(event, name=f"Attendee {n}", email=f"a{n}@example.org")
+        actions.redeem(code, email=f"a{n}@example.org")
+    viewer = client_as("viewer")
+    with django_assert_max_num_queries(10):
+        page = viewer.get(event.get_absolute_url())
+    assert page.content.count(b"attendee-") == 6 and b"Sign up" not in page.content
