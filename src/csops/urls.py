@@ -21,6 +21,7 @@ urlpatterns = [
     path("governance/responsibilities/", include("csops.governance.responsibility_urls")),
     path("governance/", include("csops.governance.urls")),
     path("events/", include("csops.events.urls")),
+    path("events/", include("csops.events.result_urls")),
     path("e/", include("csops.events.public_urls")),
     path("", include("csops.programs.public_urls")),
     path("admin/", admin.site.urls),
