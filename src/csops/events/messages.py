@@ -99,7 +99,7 @@ def _draft(
             "calendar": calendar_url(event),
             "recording": event.recording_url,
             "deck": event.deck_url,
-            "events": f"{base_url()}/e/events/",
+            "events": f"{base_url()}/e/",
         },
         unsubscribe=False,
         refs={

@@ -196,7 +196,7 @@ def merge_context(enrolment: Enrolment, assignments: Assignments) -> tuple[dict,
         "organisation": {"name": _organisation()},
     }
     calendly = assignment.calendly_url if assignment else ""
-    links = {"calendly": calendly, "events": f"{outbox.base_url()}/e/events/"}  # the webinar and lab calendar
+    links = {"calendly": calendly, "events": f"{outbox.base_url()}/e/"}  # the webinar and lab calendar
     return context, links
 
 
