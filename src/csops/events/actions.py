@@ -190,6 +190,7 @@ def register(
     full = event.capacity is not None and _registered(event) >= event.capacity
     status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.REGISTERED
     account = account or account_for_email(email)
+    transaction.on_commit(lambda: _confirm(event.pk, email))
     if existing:
         return update_object(
             existing, actor=None, source="public", status=status, name=name, company=company, account=account
@@ -205,6 +206,14 @@ def register(
         account=account,
         status=status,
     )
+
+
+def _confirm(event_id: int, email: str) -> None:
+    """The confirmation email goes at once (the periodic task would send any missed)."""
+    from csops.events.messages import queue_confirmation
+
+    if registration := Registration.objects.filter(event_id=event_id, email=email).first():
+        queue_confirmation(registration)
 
 
 def _registered(event: Event) -> int:

@@ -13,6 +13,8 @@ from django.utils import timezone
 from csops.core.models import Role, User
 from csops.customers.models import Contact
 from csops.events import actions
+from csops.events.attendance import Attendee, import_attendance
+from csops.events.messages import send_due
 from csops.events.models import CodeKind, DriRole, Event, EventKind
 
 # (days from today, kind, title, series, region, capacity, lab access days, related measure)
@@ -86,4 +88,14 @@ def seed_events(admin_name: str = "admin") -> int:
             code = event.codes.get(kind=CodeKind.PRODUCTION).code
             for registration in event.registrations.filter(status="registered")[:5]:
                 actions.redeem(code, email=registration.email, now=starts + dt.timedelta(minutes=10))
+    _attend_past_events(admin)
+    send_due()  # confirmations, and the post-event emails of the past events
     return len(CALENDAR)
+
+
+def _attend_past_events(admin: User) -> None:
+    """Last month's events as their webinar tool reported them: about two in three came."""
+    for event in Event.objects.filter(starts_at__lt=timezone.now()).order_by("starts_at"):
+        came = list(event.registrations.filter(status="registered").order_by("pk"))
+        attendees = [Attendee(r.email, r.name, 25 + 7 * i) for i, r in enumerate(came) if i % 3 != 2]
+        import_attendance(event, attendees, actor=admin)
