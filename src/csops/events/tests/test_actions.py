@@ -190,3 +190,14 @@ def test_open_dri_slots_a_week_ahead_are_flagged_once_a_day(lab, cse, users):
     assert message.to == users["admin"].email and "1 DRI slot(s) open within 7 days" in message.subject
     assert "Q&A panelist 1" in message.text and soon.starts_at.strftime("%Y-%m-%d %H:%M") in message.text
     assert later.starts_at.strftime("%Y-%m-%d") not in message.text  # 20 days out: not yet
+
+
+def test_the_confirmation_is_queued_when_the_registration_commits(lab, django_capture_on_commit_callbacks):
+    from csops.programs.models import OutboxMessage
+
+    event = lab(days_ahead=10, capacity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.register(event, name="Ada", email="ada@example.org")
+        actions.register(event, name="Bo", email="bo@example.org")  # waitlisted: no confirmation yet
+    [message] = OutboxMessage.objects.filter(kind="event")
+    assert message.to == "ada@example.org" and event.title in message.subject + message.text
