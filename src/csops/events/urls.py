@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/lab-request/", views.lab_request, name="lab_request"),
     path("slots/<int:pk>/sign-up/", views.sign_up, name="sign_up"),
     path("slots/<int:pk>/leave/", views.leave, name="leave"),
+    path("registrations/<int:pk>/attendance/", views.attendance, name="attendance"),
 ]

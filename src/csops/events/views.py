@@ -9,13 +9,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from csops.core.permissions import has_perm
 from csops.core.views import add_action_errors, require
 from csops.events import actions, page_selectors
+from csops.events.attendance import mark_attendance
 from csops.events.forms import CalendarFilterForm, EventForm, LabRequestForm
-from csops.events.models import DriRole, DriSlot, Event
+from csops.events.models import DriRole, DriSlot, Event, Registration
 
 
 def _refusal(exc: ValidationError) -> str:
@@ -78,6 +80,7 @@ def _event_page(request: HttpRequest, pk: int, *, lab_form=None, status: int = 2
             and (is_host or has_perm(request.user, "manage_events")),
             "lab_form": lab_form or LabRequestForm(),
             "is_cse": is_cse,
+            "may_mark": is_cse and event.starts_at <= timezone.now(),
         },
         status=status,
     )
@@ -150,3 +153,19 @@ def new(request: HttpRequest) -> HttpResponse:
         request, "events/new.html", {"title": "Add an event", "form": form},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@login_required
+@require_POST
+def attendance(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one registrant as attended or absent, by hand (a CSE or an admin, once it started)."""
+    require(request, "serve_events")
+    registration = get_object_or_404(Registration.objects.select_related("event"), pk=pk)
+    attended = request.POST.get("attended") == "yes"
+    try:
+        mark_attendance(registration, attended=attended, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        messages.success(request, f"{registration.name}: {'attended' if attended else 'absent'}.")
+    return redirect("events:event", registration.event_id)

@@ -182,3 +182,24 @@ def test_event_page_query_count_does_not_grow_with_registrations(
     with django_assert_max_num_queries(10):
         page = viewer.get(event.get_absolute_url())
     assert page.content.count(b"attendee-") == 6 and b"Sign up" not in page.content
+
+
+def test_a_cse_marks_attendance_on_the_event_page_once_it_started(client_as, users, seeded):
+    from csops.cockpit.models import Cta
+    from csops.customers.models import Contact
+    from csops.events.models import Registration
+
+    contact = Contact.objects.exclude(email="").select_related("account").first()
+    starts = timezone.now() + dt.timedelta(days=2)
+    event = actions.create_event(actor=users["admin"], kind="webinar", title="CI basics", starts_at=starts)
+    registration = actions.register(event, name="Ada", email=contact.email, account=contact.account)
+    csm = client_as("csm")
+    url = f"/events/registrations/{registration.pk}/attendance/"
+    assert "Mark attended" not in csm.get(f"/events/{event.pk}/").content.decode()  # not started yet
+    type(event).objects.filter(pk=event.pk).update(starts_at=timezone.now() - dt.timedelta(hours=2))
+    page = csm.get(f"/events/{event.pk}/").content.decode()
+    assert "Mark attended" in page and f"/events/{event.pk}/results/" in page
+    assert client_as("viewer").post(url, {"attended": "yes"}).status_code == 403
+    assert csm.post(url, {"attended": "yes"}).status_code == 302
+    assert Registration.objects.get(pk=registration.pk).attended is True
+    assert Cta.objects.filter(account=contact.account, reason__name="Webinar Attended by Customer").exists()
