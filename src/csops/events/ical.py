@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from csops.events.models import Event
-from csops.events.page_selectors import ends_at
+from csops.events.selectors import ends_at
 
 PRODID = "-//csops//webinars and labs//EN"
 

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from csops.core.views import add_action_errors
-from csops.events import actions, ical, page_selectors
+from csops.events import actions, ical, selectors
 from csops.events.forms import RedeemForm, RegistrationForm
 from csops.events.models import Event, RegistrationStatus
 
@@ -21,11 +21,11 @@ def _register_url(request: HttpRequest, event: Event) -> str:
 
 
 def calendar(request: HttpRequest) -> HttpResponse:
-    events = page_selectors.public_calendar()
+    events = selectors.public_calendar()
     return render(
         request,
         "events/public_calendar.html",
-        {"title": "Webinars and labs", "months": page_selectors.by_month(events)},
+        {"title": "Webinars and labs", "months": selectors.by_month(events)},
     )
 
 
@@ -36,7 +36,7 @@ def _ics(body: bytes, filename: str) -> HttpResponse:
 
 
 def feed(request: HttpRequest) -> HttpResponse:
-    events = page_selectors.feed_events()
+    events = selectors.feed_events()
     return _ics(ical.calendar(events, url_for=lambda e: _register_url(request, e)), "calendar.ics")
 
 
@@ -64,7 +64,7 @@ def register(request: HttpRequest, pk: int) -> HttpResponse:
                     else "You are registered",
                     "event": event,
                     "registration": registration,
-                    "local_start": page_selectors.local_start(event),
+                    "local_start": selectors.local_start(event),
                 },
             )
     return render(
@@ -74,8 +74,8 @@ def register(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"Register: {event.title}",
             "event": event,
             "form": form,
-            "local_start": page_selectors.local_start(event),
-            "ends_at": page_selectors.ends_at(event),
+            "local_start": selectors.local_start(event),
+            "ends_at": selectors.ends_at(event),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from csops.core.permissions import has_perm
 from csops.core.views import add_action_errors, require
-from csops.events import actions, page_selectors
+from csops.events import actions, selectors
 from csops.events.attendance import mark_attendance
 from csops.events.forms import CalendarFilterForm, EventForm, LabRequestForm
 from csops.events.models import DriRole, DriSlot, Event, Registration
@@ -28,10 +28,10 @@ def _refusal(exc: ValidationError) -> str:
 def calendar(request: HttpRequest) -> HttpResponse:
     require(request, "view_customers")
     form = CalendarFilterForm(
-        request.GET or None, regions=page_selectors.choices("region"), series=page_selectors.choices("series")
+        request.GET or None, regions=selectors.choices("region"), series=selectors.choices("series")
     )
     filters = form.cleaned_data if form.is_valid() else {}
-    events = page_selectors.calendar(
+    events = selectors.calendar(
         kind=filters.get("kind", ""),
         region=filters.get("region", ""),
         series=filters.get("series", ""),
@@ -43,11 +43,11 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "events/calendar.html",
         {
             "title": "Webinars and labs",
-            "months": page_selectors.by_month(events),
+            "months": selectors.by_month(events),
             "form": form,
             "past": filters.get("past", False),
             "can_add": has_perm(request.user, "manage_events"),
-            "my_slots": list(page_selectors.my_slots(request.user))
+            "my_slots": list(selectors.my_slots(request.user))
             if has_perm(request.user, "serve_events") else [],
         },
     )
@@ -55,10 +55,10 @@ def calendar(request: HttpRequest) -> HttpResponse:
 
 def _event_page(request: HttpRequest, pk: int, *, lab_form=None, status: int = 200) -> HttpResponse:
     try:
-        event = page_selectors.event(pk)
+        event = selectors.event(pk)
     except Event.DoesNotExist:
         raise Http404("No such event") from None
-    lab_request = page_selectors.lab_request_of(event)
+    lab_request = selectors.lab_request_of(event)
     slots = list(event.slots.all())
     host = next((s for s in slots if s.role == DriRole.HOST), None)
     is_cse = has_perm(request.user, "serve_events")
@@ -69,8 +69,8 @@ def _event_page(request: HttpRequest, pk: int, *, lab_form=None, status: int = 2
         {
             "title": event.title,
             "event": event,
-            "local_start": page_selectors.local_start(event),
-            "ends_at": page_selectors.ends_at(event),
+            "local_start": selectors.local_start(event),
+            "ends_at": selectors.ends_at(event),
             "slots": slots,
             "registrations": list(event.registrations.all()),
             "codes": list(event.codes.all()),
