@@ -80,9 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
-    parser.add_argument("--only", choices=["engagements", "governance", "requests"],
+    parser.add_argument("--only", choices=["engagements", "governance", "requests", "events"],
                         help="take only these: the CSE engagement and escalation pages, governance, "
-                             "or the CS Ops requests")
+                             "the CS Ops requests, or webinars and labs")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -289,6 +289,17 @@ def requests_shots(page: Page, out: Path) -> None:
     shoot(page, "/requests/triage/", out, "requests-triage.png")
 
 
+def events_shots(page: Page, out: Path) -> None:
+    """Webinars and labs: the calendar, a lab's page, last month's results, the public pages."""
+    shoot(page, "/events/", out, "events.png")
+    lab = page.locator("main table a[href^='/events/']").filter(has_text="lab").first
+    shoot(page, lab.get_attribute("href"), out, "event-lab.png")
+    page.goto("/events/?past=1")
+    past = page.locator("main table a[href^='/events/']").first.get_attribute("href")
+    shoot(page, f"{past.rstrip('/')}/results/", out, "event-results.png")
+    shoot(page, "/e/", out, "events-public.png")
+
+
 def csm_shots(page: Page, out: Path) -> None:
     shoot(page, "/cockpit/", out, "my-ctas.png")
     page.locator("main table a[href*='/cockpit/ctas/']").first.click()
@@ -321,6 +332,10 @@ def main(argv: list[str] | None = None) -> None:
                     return
             if everything or args.only == "requests":
                 requests_shots(page, args.out)
+                if args.only:
+                    return
+            if everything or args.only == "events":
+                events_shots(page, args.out)
                 if args.only:
                     return
             engagement_shots(page, args.out)
