@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "csops.requests",
     "csops.governance",
     "csops.events",
+    "csops.renewals",
 ]
 
 MIDDLEWARE = [
