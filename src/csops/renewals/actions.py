@@ -1,0 +1,57 @@
+"""Writes of the renewals app: the monthly ARR snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from csops.core.bulk import insert_rows
+from csops.customers.models import Account
+from csops.renewals.models import ArrSnapshot
+
+
+def first_of_month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _roots(parents: dict[int, int | None]) -> dict[int, int | None]:
+    """Each account's top-level parent (None for a top-level account); cycles stop where they loop."""
+    roots: dict[int, int | None] = {}
+    for account, parent in parents.items():
+        seen, top = {account}, parent
+        while top is not None and parents.get(top) is not None and top not in seen:
+            seen.add(top)
+            top = parents[top]
+        roots[account] = top
+    return roots
+
+
+@transaction.atomic
+def take_snapshot(month: dt.date) -> int:
+    """Every account's ARR, parent, segment, geo, CSM and renewal date as of `month` (its first
+    day). Taking a month again replaces it. Returns the rows written."""
+    month = first_of_month(month)
+    accounts = list(
+        Account.objects.values_list(
+            "pk", "parent_id", "arr", "segment__name", "geo__name", "csm__username", "renewal_date"
+        )
+    )
+    roots = _roots({pk: parent for pk, parent, *_ in accounts})
+    ArrSnapshot.objects.filter(month=month).delete()
+    rows = [
+        {
+            "month": month,
+            "account_id": pk,
+            "arr": arr,
+            "parent_id_then": roots[pk],
+            "segment": segment or "",
+            "geo": geo or "",
+            "csm": csm or "",
+            "renewal_date": renewal,
+        }
+        for pk, _, arr, segment, geo, csm, renewal in accounts
+    ]
+    for start in range(0, len(rows), 5000):
+        insert_rows(ArrSnapshot, rows[start : start + 5000])
+    return len(rows)
