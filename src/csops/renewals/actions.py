@@ -15,7 +15,7 @@ def first_of_month(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
-def _roots(parents: dict[int, int | None]) -> dict[int, int | None]:
+def top_level_parents(parents: dict[int, int | None]) -> dict[int, int | None]:
     """Each account's top-level parent (None for a top-level account); cycles stop where they loop."""
     roots: dict[int, int | None] = {}
     for account, parent in parents.items():
@@ -37,7 +37,7 @@ def take_snapshot(month: dt.date) -> int:
             "pk", "parent_id", "arr", "segment__name", "geo__name", "csm__username", "renewal_date"
         )
     )
-    roots = _roots({pk: parent for pk, parent, *_ in accounts})
+    roots = top_level_parents({pk: parent for pk, parent, *_ in accounts})
     ArrSnapshot.objects.filter(month=month).delete()
     rows = [
         {

@@ -63,6 +63,9 @@ def test_demo_prepares_everything(db, capsys):
     from csops.events.models import Event, LabSpace
 
     assert Event.objects.count() == 8 and LabSpace.objects.exists()
+    from csops.renewals.models import ArrSnapshot
+
+    assert ArrSnapshot.objects.values("month").distinct().count() == 13
 
 
 def test_chunks_give_the_same_rows_as_one_pass():

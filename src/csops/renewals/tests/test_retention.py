@@ -94,3 +94,24 @@ def test_renewal_rate_is_won_basis_over_basis_of_closed_renewals(make_account):
     renewal(4, 999, "Closed Won", close=dt.date(2027, 3, 1))  # outside the period
     assert renewal_rate(dt.date(2026, 1, 1), dt.date(2026, 12, 31)) == pytest.approx(0.75)
     assert renewal_rate(dt.date(2020, 1, 1), dt.date(2020, 12, 31)) is None
+
+
+def test_the_snapshot_command_names_a_bad_month(make_account, capsys):
+    from django.core.management import CommandError, call_command
+
+    make_account()
+    call_command("renewals", "snapshot", "--month", "2026-10")
+    assert "ARR snapshot of 2026-10: 1 accounts" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--month: '2026-13' is not a month"):
+        call_command("renewals", "snapshot", "--month", "2026-13")
+
+
+def test_the_demo_history_has_every_kind_of_movement(seeded):
+    from csops.renewals.synthetic import seed_arr_history
+
+    assert seed_arr_history() > 0 and seed_arr_history() == 0
+    latest = ArrSnapshot.objects.order_by("-month").values_list("month", flat=True).first()
+    year_before = dt.date(latest.year - 1, latest.month, 1)
+    [total] = retention(year_before, latest)
+    assert total.churned >= 1 and total.contraction > 0 and total.expansion > 0
+    assert total.ending == total.starting - total.churn - total.contraction + total.expansion
