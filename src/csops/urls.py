@@ -17,6 +17,7 @@ urlpatterns = [
     path("programs/", include("csops.programs.urls")),
     path("engagements/", include("csops.engagements.urls")),
     path("escalations/", include("csops.engagements.escalation_urls")),
+    path("renewals/handoffs/", include("csops.renewals.handoff_urls")),
     path("requests/", include("csops.requests.urls")),
     path("governance/responsibilities/", include("csops.governance.responsibility_urls")),
     path("governance/", include("csops.governance.urls")),

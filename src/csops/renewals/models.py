@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 
 
 class ArrSnapshot(models.Model):
@@ -26,3 +27,57 @@ class ArrSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.month:%Y-%m}: {self.arr}"
+
+
+# The handoff fields the AE must fill, in the form's order, with the labels people read.
+HANDOFF_REQUIRED: dict[str, str] = {
+    "why_they_bought": "Why they bought",
+    "primary_use_case": "Primary use case",
+    "value_driver": "Value driver",
+    "key_contacts": "Key contacts",
+    "risks": "Risks",
+    "recommended_features": "Recommended features",
+}
+
+
+class Handoff(models.Model):
+    """The Sales→CS handoff (command plan) of a won New or Growth opportunity: what the AE tells the
+    CSM before onboarding. Opened by `handoff.open_handoffs`; the AE fills it."""
+
+    opportunity = models.OneToOneField(
+        "customers.Opportunity", on_delete=models.CASCADE, related_name="handoff"
+    )
+    account = models.ForeignKey("customers.Account", on_delete=models.CASCADE, related_name="handoffs")
+    why_they_bought = models.TextField("why they bought", blank=True)
+    primary_use_case = models.CharField("primary use case", max_length=200, blank=True)
+    value_driver = models.CharField("value driver", max_length=200, blank=True)
+    metrics = models.TextField(blank=True, help_text="How the customer will measure success.")
+    key_contacts = models.ManyToManyField("customers.Contact", blank=True, related_name="handoffs")
+    risks = models.TextField(blank=True)
+    recommended_features = models.TextField("recommended features", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cta = models.ForeignKey(
+        "cockpit.Cta", null=True, blank=True, on_delete=models.SET_NULL, related_name="handoffs"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Handoff: {self.opportunity}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("handoffs:detail", args=[self.pk])
+
+    def missing_fields(self) -> list[str]:
+        """The labels of the required fields still empty. Lists annotate `contacts_count` (or
+        prefetch the contacts) so a page of handoffs takes no query per row."""
+        count = getattr(self, "contacts_count", None)
+        if count is None:
+            count = len(self.key_contacts.all()) if self.pk else 0
+        return [
+            label
+            for name, label in HANDOFF_REQUIRED.items()
+            if not (count if name == "key_contacts" else str(getattr(self, name)).strip())
+        ]
