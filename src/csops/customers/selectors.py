@@ -25,7 +25,7 @@ def account_360(pk: int) -> Account:
             .prefetch_related(
                 Prefetch("contacts", Contact.objects.select_related("persona")),
                 Prefetch("opportunities",
-                         Opportunity.objects.select_related("risk_impact", "risk_reason")
+                         Opportunity.objects.select_related("risk_impact", "risk_reason", "handoff")
                          .order_by("-close_date")),
                 Prefetch("tickets", SupportTicket.objects.order_by("-opened_at")),
                 Prefetch("children", Account.objects.only("pk", "name", "parent_id", "arr")),

@@ -192,3 +192,11 @@ def test_permissions(deal, client_as):
     assert client_as("admin").post(h.get_absolute_url(), {"risks": "x"}).status_code == 302
     h.refresh_from_db()
     assert h.risks == "x"
+
+
+def test_the_account_page_links_the_handoff(deal, client_as):
+    opp = deal()
+    handoff.open_handoffs(TODAY)
+    h = Handoff.objects.get()
+    page = client_as("viewer").get(opp.account.get_absolute_url()).content.decode()
+    assert f'href="{h.get_absolute_url()}"' in page
