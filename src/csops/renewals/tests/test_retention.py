@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from csops.customers.models import Opportunity, Segment
 from csops.renewals.actions import take_snapshot
@@ -115,3 +116,13 @@ def test_the_demo_history_has_every_kind_of_movement(seeded):
     [total] = retention(year_before, latest)
     assert total.churned >= 1 and total.contraction > 0 and total.expansion > 0
     assert total.ending == total.starting - total.churn - total.contraction + total.expansion
+
+
+def test_the_monthly_snapshot_is_scheduled(make_account):
+    from csops.core.models import Schedule
+    from csops.renewals.tasks import snapshot_arr
+
+    assert Schedule.objects.get(name="arr-snapshot").task == "csops.renewals.tasks.snapshot_arr"
+    make_account()
+    assert snapshot_arr.call() == "1 accounts"
+    assert ArrSnapshot.objects.filter(month=timezone.localdate().replace(day=1)).count() == 1
