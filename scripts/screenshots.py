@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
-    parser.add_argument("--only", choices=["engagements", "governance", "requests", "events"],
+    parser.add_argument("--only", choices=["engagements", "governance", "requests", "events", "renewals"],
                         help="take only these: the CSE engagement and escalation pages, governance, "
                              "the CS Ops requests, or webinars and labs")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -336,6 +336,11 @@ def main(argv: list[str] | None = None) -> None:
                     return
             if everything or args.only == "events":
                 events_shots(page, args.out)
+                if args.only:
+                    return
+            if everything or args.only == "renewals":
+                shoot(page, "/renewals/retention/?by=segment", args.out, "retention.png")
+                shoot(page, "/renewals/handoffs/", args.out, "handoffs.png")
                 if args.only:
                     return
             engagement_shots(page, args.out)
