@@ -26,6 +26,8 @@ from csops.renewals.models import ArrSnapshot
 
 ZERO = Decimal("0")
 GROUPS = ("segment", "geo", "csm")
+# A parent with no ARR row of its own at the start, whose children had ARR: grouped under this.
+NOT_A_CUSTOMER_THEN = "(parent not yet a customer)"
 DEFINITIONS = {
     "net_retention": "ARR at the end of the customers who had ARR at the start, over their ARR at the start.",
     "gross_retention": "The same, each customer capped at its starting ARR: churn and contraction only.",
@@ -114,7 +116,7 @@ def movements(start: dt.date, end: dt.date, group_by: str | None = None) -> list
     if group_by:
         # The customer is grouped as its own (top-level) row was at the start.
         own = ArrSnapshot.objects.filter(account_id=OuterRef("customer"), month=start).values(group_by)[:1]
-        rows = rows.annotate(group=Coalesce(Subquery(own), Value("")))
+        rows = rows.annotate(group=Coalesce(Subquery(own), Value(NOT_A_CUSTOMER_THEN)))
     return [
         Movement(r["customer"], r.get("group", "") or "", Decimal(r["start_arr"]), Decimal(r["end_arr"]))
         for r in rows.order_by("customer")

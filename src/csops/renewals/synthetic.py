@@ -1,6 +1,6 @@
 """The demo's ARR history: thirteen monthly snapshots ending this month, with expansion,
-contraction, churn and new logos, so retention has something to measure. It ends at today's ARR,
-except for the churned customers, whose accounts keep their last ARR."""
+contraction, churn and new logos, so retention has something to measure. It ends at today's ARR;
+the churned customers' accounts are set to no ARR."""
 
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ def seed_arr_history(months: int = 12, seed: int = 1) -> int:
         )
     )
     roots = top_level_parents({pk: parent for pk, parent, *_ in accounts})
-    rows = []
+    rows, churned = [], []
     for pk, _, arr, segment, geo, csm, started, renewal in accounts:
         growth = Decimal(str(round(rng.uniform(-0.3, 0.5), 3)))
         churned_at = rng.randrange(1, months) if rng.random() < 1 / 15 else None
+        if churned_at is not None:
+            churned.append(pk)
         begin = arr / (1 + growth) if arr else Decimal(0)
         for back in range(months, -1, -1):
             month = _months_back(now, back)
@@ -70,4 +72,7 @@ def seed_arr_history(months: int = 12, seed: int = 1) -> int:
             )
     for start in range(0, len(rows), 5000):
         insert_rows(ArrSnapshot, rows[start : start + 5000])
+    # The churned customers' accounts have no ARR now either, so this month's scheduled snapshot
+    # agrees with the history.
+    Account.objects.filter(pk__in=churned).update(arr=0)
     return len(rows)
