@@ -38,11 +38,21 @@ from csops.requests.models import OpsRequest
 TITLE_MAX = ChangeRequest._meta.get_field("title").max_length
 
 
+def review_levels(kinds) -> dict[str, str]:
+    """Each kind's review level, in one query: mandatory, else its policy, else optional."""
+    kinds = set(kinds)
+    chosen = ReviewPolicy.objects.filter(name__in=kinds - MANDATORY_REVIEW).values_list("name", "review")
+    policies = dict(chosen)
+    return {k: ReviewLevel.REQUIRED if k in MANDATORY_REVIEW else policies.get(k, ReviewLevel.OPTIONAL)
+            for k in kinds}
+
+
 def review_level(kind: str) -> str:
-    if kind in MANDATORY_REVIEW:
-        return ReviewLevel.REQUIRED
-    policy = ReviewPolicy.objects.filter(name=kind).values_list("review", flat=True).first()
-    return policy or ReviewLevel.OPTIONAL
+    return review_levels([kind])[kind]
+
+
+def needs_review(kinds) -> bool:
+    return ReviewLevel.REQUIRED in review_levels(kinds).values()
 
 
 def _require_admin(user: User, what: str) -> None:
@@ -92,7 +102,7 @@ def propose(
     _require_admin(author, "change the configuration")
     title, why = _check_text(title, why)
     diffs = validate(diffs)
-    required = any(review_level(d.kind) == ReviewLevel.REQUIRED for d in diffs)
+    required = needs_review(d.kind for d in diffs)
     number = (ChangeRequest.objects.aggregate(n=Max("number"))["n"] or 0) + 1
     change = ChangeRequest.objects.create(
         number=number, title=title, why=why, author=author, ops_request=ops_request,
@@ -179,7 +189,7 @@ def apply_change(change: ChangeRequest, *, actor: User) -> ChangeRequest:
     _require_admin(actor, "apply configuration changes")
     if not change.is_open:
         raise ValidationError({"status": f"!{change.number} is {change.get_status_display().lower()}."})
-    required = any(review_level(o.kind) == ReviewLevel.REQUIRED for o in change.items.all())
+    required = needs_review(o.kind for o in change.items.all())
     if required:
         raise ValidationError({"status": f"!{change.number} needs another admin's approval to take effect."})
     _apply(change, by=actor)
@@ -201,9 +211,7 @@ def revise(change: ChangeRequest, diffs: list[ObjectDiff], *, author: User, why:
     if why.strip():
         change.why = why.strip()
     change.status = Status.OPEN
-    change.review_required = change.review_required or any(
-        review_level(d.kind) == ReviewLevel.REQUIRED for d in diffs
-    )
+    change.review_required = change.review_required or needs_review(d.kind for d in diffs)
     change.impact = change.impact_at = None
     change.save()
     Review.objects.create(change_request=change, reviewer=author, verdict=Verdict.REVISE, body=note.strip())

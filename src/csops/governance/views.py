@@ -66,14 +66,11 @@ def object_url(kind: str, key: str, view: str = "governance:object") -> str:
 @login_required
 def config_index(request: HttpRequest) -> HttpResponse:
     require(request, "view_customers")
+    kinds = selectors.kinds()
+    levels = actions.review_levels(k.name for k in kinds)
     rows = [
-        (
-            kind.name,
-            kind.model._meta.verbose_name_plural,
-            kind.model.objects.count(),
-            actions.review_level(kind.name),
-        )
-        for kind in selectors.kinds()
+        (kind.name, kind.model._meta.verbose_name_plural, kind.model.objects.count(), levels[kind.name])
+        for kind in kinds
     ]
     return render(request, "governance/config_index.html", {"rows": rows, "title": "Configuration"})
 
@@ -337,7 +334,7 @@ def _detail(request: HttpRequest, change: ChangeRequest, review_form=None, statu
             "can_revise": change.is_open and user == change.author,
             "can_apply": is_admin
             and change.is_open
-            and not any(actions.review_level(i.kind) == "required" for i, _ in items),
+            and not actions.needs_review(i.kind for i, _ in items),
             "review_form": review_form
             or ReviewForm(initial={"verdict": Verdict.COMMENT if not is_admin else None}),
             "title": f"Change request !{change.number}",

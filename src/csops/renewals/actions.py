@@ -15,6 +15,12 @@ def first_of_month(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def months_before(month: dt.date, n: int) -> dt.date:
+    """The first day of the month `n` months before `month`'s."""
+    year, index = divmod(month.year * 12 + month.month - 1 - n, 12)
+    return dt.date(year, index + 1, 1)
+
+
 def top_level_parents(parents: dict[int, int | None]) -> dict[int, int | None]:
     """Each account's top-level parent (None for a top-level account); cycles stop where they loop."""
     roots: dict[int, int | None] = {}

@@ -12,13 +12,8 @@ from django.db import transaction
 
 from csops.core.bulk import insert_rows
 from csops.customers.models import Account
-from csops.renewals.actions import first_of_month, top_level_parents
+from csops.renewals.actions import first_of_month, months_before, top_level_parents
 from csops.renewals.models import ArrSnapshot
-
-
-def _months_back(month: dt.date, n: int) -> dt.date:
-    year, index = divmod(month.year * 12 + month.month - 1 - n, 12)
-    return dt.date(year, index + 1, 1)
 
 
 @transaction.atomic
@@ -51,7 +46,7 @@ def seed_arr_history(months: int = 12, seed: int = 1) -> int:
             churned.append(pk)
         begin = arr / (1 + growth) if arr else Decimal(0)
         for back in range(months, -1, -1):
-            month = _months_back(now, back)
+            month = months_before(now, back)
             if started and started > month:
                 continue  # not a customer yet: a new logo
             if churned_at is not None and back < churned_at:

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from csops.core.views import require
 from csops.customers.models import Account
 from csops.renewals import retention as metrics
-from csops.renewals.actions import first_of_month
+from csops.renewals.actions import first_of_month, months_before
 from csops.renewals.models import ArrSnapshot
 
 KINDS = ("churn", "contraction", "expansion", "flat")
@@ -29,13 +29,12 @@ def _period(request: HttpRequest) -> tuple[dt.date, dt.date, list[str]]:
             end = dt.date.fromisoformat(f"{value}-01")
         except ValueError:
             errors.append(f"end: {value!r} is not a month (YYYY-MM).")
-    months = 12
-    if value := request.GET.get("months"):
-        months = int(value) if value.isdigit() and 1 <= int(value) <= 120 else 12
-        if not value.isdigit() or not 1 <= int(value) <= 120:
-            errors.append(f"months: {value!r} is not a number of months from 1 to 120.")
-    year, month = divmod(end.year * 12 + end.month - 1 - months, 12)
-    return dt.date(year, month + 1, 1), end, errors
+    months, value = 12, request.GET.get("months")
+    if value and value.isdigit() and 1 <= int(value) <= 120:
+        months = int(value)
+    elif value:
+        errors.append(f"months: {value!r} is not a number of months from 1 to 120.")
+    return months_before(end, months), end, errors
 
 
 @login_required
