@@ -48,6 +48,11 @@ def insert_rows(
     now = timezone.now()
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     given = set().union(*(row.keys() for row in rows))
+    # A callable default (a random public id, say) is a value per row, not one for the batch.
+    per_row = [f for f in fields if f.attname not in given and f.has_default() and callable(f.default)]
+    if per_row:
+        rows = [{**row, **{f.attname: f.get_default() for f in per_row}} for row in rows]
+        given |= {f.attname for f in per_row}
     constant = {}
     for field in fields:
         if field.attname not in given:

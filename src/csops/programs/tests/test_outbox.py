@@ -222,6 +222,9 @@ def test_queueing_is_idempotent(book):
     assert OutboxMessage.objects.filter(key="once").count() == 1
     assert outbox.queue_plain(key="n", kind="notification", to=["a@x.example"], subject="s", text="t") == 1
     assert outbox.queue_plain(key="n", kind="notification", to=["a@x.example"], subject="s", text="t") == 0
+    # Two recipients at once: each message gets its own public id (a batch used to share one).
+    assert outbox.queue_plain(key="m", kind="notification", to=["a@x.example", "b@x.example"], subject="s",
+                              text="t") == 2
     journey_email(book["ada"])
     advance()  # the runner again: the step is not queued twice
     assert OutboxMessage.objects.filter(contact=book["ada"]).count() == 1
