@@ -21,6 +21,7 @@ urlpatterns = [
     path("requests/", include("csops.requests.urls")),
     path("governance/responsibilities/", include("csops.governance.responsibility_urls")),
     path("governance/", include("csops.governance.urls")),
+    path("renewals/forecast/", include("csops.renewals.forecast_urls")),
     path("renewals/", include("csops.renewals.urls")),
     path("events/", include("csops.events.urls")),
     path("events/", include("csops.events.result_urls")),

@@ -19,6 +19,7 @@ from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
 from csops.programs.synthetic import replay_days
 from csops.renewals.synthetic import seed_arr_history
+from csops.renewals.synthetic_forecast import seed_renewal_history
 from csops.requests.synthetic import seed_ops_requests
 from csops.rules.actions import evaluate_pending
 from csops.rules.models import RuleBacktest
@@ -82,6 +83,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Webinars and labs: {events} events, with DRIs, registrations and lab codes")
         if snapshots := seed_arr_history():
             self.stderr.write(f"ARR history: {snapshots:,} monthly snapshots (/renewals/retention/)")
+        if renewals := seed_renewal_history():
+            self.stderr.write(f"Renewal history: {renewals:,} closed renewals with the health, sentiment and "
+                              "meetings before them (/renewals/forecast/)")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
