@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from csops.core import exports
 from csops.core.models import AuditEntry
 from csops.core.permissions import has_perm
 from csops.core.tables import Column, rows_for
@@ -112,9 +113,14 @@ class ObjectListView(LoginRequiredMixin, View):
         if sort.lstrip("-") not in _sort_choices(self.columns):
             sort = self.default_sort
         objects = objects.order_by(sort, "pk")
-        if request.GET.get("export") == "csv":
+        if fmt := exports.requested(request):
             require(request, "export_customers")
-            return self.export(objects)
+            if fmt not in exports.TABLE_FORMATS:
+                return HttpResponse(
+                    f"export: {fmt!r} is not one of {', '.join(exports.TABLE_FORMATS)}.", status=400,
+                    content_type="text/plain",
+                )
+            return self.export(objects) if fmt == "csv" else self.export_xlsx(objects)
         try:
             per_page = int(request.GET.get("per_page", 50))
         except ValueError:
@@ -168,6 +174,14 @@ class ObjectListView(LoginRequiredMixin, View):
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{self.export_name}-{stamp}.csv"'
         return response
+
+    def export_xlsx(self, objects) -> HttpResponse:
+        # Numbers stay numbers in a spreadsheet, so people can sum them there.
+        rows = (
+            [c.value(obj) if c.numeric else c.text(obj) for c in self.columns]
+            for obj in objects.iterator(chunk_size=2000)
+        )
+        return exports.table_response("xlsx", self.export_name, [c.label for c in self.columns], rows)
 
 
 class ObjectEditView(LoginRequiredMixin, View):

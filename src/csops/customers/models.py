@@ -252,6 +252,18 @@ class Opportunity(models.Model):
     risk_reason = models.ForeignKey(
         RiskReason, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities"
     )
+    # A renewal's pipeline fields (the renewals app's pages edit them).
+    renewal_due = models.DateField(
+        "renewal due", null=True, blank=True,
+        help_text="The end of the contract this renewal is for: closing won by then is on time.",
+    )
+    renewal_dri = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="renewals_owned", verbose_name="renewal DRI",
+        help_text="Who drives this renewal; empty: the account's renewals manager.",
+    )
+    next_step = models.CharField("next step", max_length=255, blank=True)
+    next_step_date = models.DateField("next step date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -264,7 +276,18 @@ class Opportunity(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
+        if self.type == OpportunityType.RENEWAL:
+            return reverse("renewals:renewal", args=[self.pk])
         return reverse("customers:account_detail", args=[self.account_id]) + "#opportunities"
+
+    @property
+    def dri(self):
+        """Who drives the renewal: the named DRI, else the account's renewals manager."""
+        return self.renewal_dri or self.account.renewals_manager
+
+    def clean(self) -> None:
+        if self.next_step_date and not self.next_step.strip():
+            raise ValidationError({"next_step": "Say what the next step is, or clear its date."})
 
 
 class Severity(models.TextChoices):

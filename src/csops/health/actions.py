@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from csops.core.actions import create_object
-from csops.core.calendar import fiscal_quarter
 from csops.customers.actions import update_account
 from csops.customers.models import Account
 from csops.health import backtest, features, synthetic
@@ -21,22 +20,19 @@ from csops.health.engine import score_table
 from csops.health.models import AccountHealth, Backtest, HealthUpdate, Outcome, ScoreHistory, ScoreRun
 from csops.health.scorecard import Scorecard, fingerprint
 from csops.health.selectors import active_scorecard
+from csops.renewals.selectors import update_interval
+from csops.timeline.actions import log_activity
+from csops.timeline.models import ActivityType
 from csops.usage import store
 
 BATCH = 5000
+HEALTH_UPDATE_ACTIVITY = "Health Update"  # the timeline activity type a health update is logged as
 
 
 def update_cadence(account: Account, today: dt.date) -> dt.timedelta:
-    """Weekly when the renewal falls in this fiscal quarter or the next, else monthly."""
-    if account.renewal_date is None:
-        return dt.timedelta(days=30)
-
-    def quarter(day: dt.date) -> int:
-        year, number = fiscal_quarter(day)
-        return year * 4 + number
-
-    soon = quarter(account.renewal_date) - quarter(today) in (0, 1)
-    return dt.timedelta(days=7 if soon else 30)
+    """The renewal policy's: weekly when the renewal falls in this fiscal quarter or the next, else
+    monthly."""
+    return update_interval(account.renewal_date, today)
 
 
 @transaction.atomic
@@ -64,6 +60,11 @@ def record_health_update(
         next_date=next_date or today + update_cadence(account, today),
     )
     update_account(account, actor=author, csm_sentiment=sentiment, csm_sentiment_date=today)
+    # On the timeline too, where the account team reads the story; skipped if the type is removed.
+    if kind := ActivityType.objects.filter(name=HEALTH_UPDATE_ACTIVITY).first():
+        notes = "\n\n".join(part for part in (context, needed and f"Needed: {needed}") if part)
+        log_activity(account, author=author, type=kind, subject=summary, date=today, notes=notes,
+                     sentiment=sentiment)
     return update
 
 

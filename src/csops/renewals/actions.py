@@ -1,13 +1,17 @@
-"""Writes of the renewals app: the monthly ARR snapshot."""
+"""Writes of the renewals app: the monthly ARR snapshot, a renewal's pipeline fields and its risk
+updates."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from csops.core.bulk import insert_rows
-from csops.customers.models import Account
+from csops.core.models import User
+from csops.customers.actions import update_opportunity
+from csops.customers.models import Account, Opportunity, OpportunityType
 from csops.renewals.models import ArrSnapshot
 
 
@@ -61,3 +65,62 @@ def take_snapshot(month: dt.date) -> int:
     for start in range(0, len(rows), 5000):
         insert_rows(ArrSnapshot, rows[start : start + 5000])
     return len(rows)
+
+
+# What the renewal page edits; the rest of an opportunity comes from the CRM.
+RENEWAL_FIELDS = (
+    "forecast_category",
+    "stage",
+    "risk_impact",
+    "risk_reason",
+    "renewal_dri",
+    "next_step",
+    "next_step_date",
+    "renewal_due",
+)
+
+
+def _check_renewal(opportunity: Opportunity) -> None:
+    if opportunity.type != OpportunityType.RENEWAL:
+        raise ValidationError({"opportunity": f"{opportunity} is not a renewal."})
+
+
+@transaction.atomic
+def update_renewal(
+    opportunity: Opportunity, *, actor: User | None, source: str = "web", **fields
+) -> Opportunity:
+    """Change a renewal's pipeline fields (forecast category, stage, risk, DRI, next step)."""
+    _check_renewal(opportunity)
+    unknown = sorted(set(fields) - set(RENEWAL_FIELDS))
+    if unknown:
+        raise ValidationError({unknown[0]: "This field is not edited on a renewal."})
+    return update_opportunity(opportunity, actor=actor, source=source, **fields)
+
+
+@transaction.atomic
+def log_risk_update(
+    opportunity: Opportunity,
+    *,
+    author: User,
+    sentiment: str,
+    summary: str,
+    context: str = "",
+    needed: str = "",
+    source: str = "web",
+    **fields,
+):
+    """A renewal's risk update: a health update on its account (the CSM sentiment, on the
+    timeline, next one due at the policy's cadence) and the renewal's risk and next step with it."""
+    from csops.health.actions import record_health_update
+
+    _check_renewal(opportunity)
+    if fields:
+        update_renewal(opportunity, actor=author, source=source, **fields)
+    return record_health_update(
+        opportunity.account,
+        author=author,
+        sentiment=sentiment,
+        summary=summary,
+        context=context,
+        needed=needed,
+    )

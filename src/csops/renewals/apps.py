@@ -5,3 +5,6 @@ class RenewalsConfig(AppConfig):
     name = "csops.renewals"
     label = "renewals"
     verbose_name = "Renewals and retention"
+
+    def ready(self) -> None:
+        from csops.renewals import config  # noqa: F401  (registers configuration kinds)

@@ -2,8 +2,47 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+
+
+class RenewalPolicy(models.Model):
+    """How renewals are worked (configuration, `renewal_policies.yaml`); the one named "default"
+    applies."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    update_days_soon = models.PositiveSmallIntegerField(
+        default=7, help_text="Days between risk updates when the renewal is this quarter or the next."
+    )
+    update_days_later = models.PositiveSmallIntegerField(
+        default=30, help_text="Days between risk updates for a renewal further out."
+    )
+    soon_quarters = models.PositiveSmallIntegerField(
+        default=1, help_text="Quarters after this one that count as soon (1: this quarter and the next)."
+    )
+    at_risk_colors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="An open renewal is at risk when its health or CSM sentiment is one of these colours, "
+        "or it has a risk impact.",
+    )
+
+    class Meta:
+        verbose_name_plural = "renewal policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        unknown = sorted(set(self.at_risk_colors or []) - {"green", "yellow", "red"})
+        if unknown:
+            raise ValidationError(
+                {"at_risk_colors": f"Not a colour: {', '.join(unknown)} (green, yellow, red)."}
+            )
+        if not self.update_days_soon or not self.update_days_later:
+            raise ValidationError({"update_days_soon": "Risk updates need a cadence of at least a day."})
 
 
 class ArrSnapshot(models.Model):

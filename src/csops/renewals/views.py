@@ -1,19 +1,125 @@
-"""Retention pages: the figures for a period by segment, geo or CSM, each defined next to it, and
-the customers behind any figure."""
+"""Renewal pages: the pipeline by quarter with its at-risk list, a renewal with its risk updates,
+and retention for a period by segment, geo, CSM or cohort, each figure defined next to it, with the
+customers behind any figure."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
-from csops.core.views import require
-from csops.customers.models import Account
+from csops.core.calendar import fiscal_quarter_label
+from csops.core.permissions import has_perm
+from csops.core.tables import Column
+from csops.core.views import ObjectListView, add_action_errors, require
+from csops.customers.models import Account, Opportunity
+from csops.health.models import HealthUpdate
 from csops.renewals import retention as metrics
-from csops.renewals.actions import first_of_month, months_before
+from csops.renewals import selectors
+from csops.renewals.actions import first_of_month, log_risk_update, months_before, update_renewal
+from csops.renewals.filtersets import RenewalFilterSet
+from csops.renewals.forms import RenewalForm, RiskUpdateForm
 from csops.renewals.models import ArrSnapshot
+
+
+def money(value) -> str:
+    return f"{value:,.0f}"
+
+
+class PipelineView(ObjectListView):
+    """Renewal opportunities by quarter; `?at_risk=true` is the at-risk list."""
+
+    title = "Renewals"
+    queryset = Opportunity.objects.none()  # built per request: its flags compare with today
+    filterset_class = RenewalFilterSet
+    default_sort = "close_date"
+    export_name = "renewals"
+    header_template = "renewals/pipeline_header.html"
+    columns = [
+        Column("account.name", "Account", sort="account__name", link=True),
+        Column("close_date", "Quarter", display=fiscal_quarter_label),
+        Column("close_date", "Close date", sort="close_date"),
+        Column("arr_basis", "ARR basis", sort="arr_basis", numeric=True, display=money),
+        Column("get_forecast_category_display", "Forecast", sort="forecast_category"),
+        Column("stage", "Stage", sort="stage"),
+        Column("close_date", "Lifecycle month", display=selectors.lifecycle_label),
+        Column("account.health_color", "Health", sort="account__health_color", pill=True),
+        Column("account.csm_sentiment", "CSM sentiment", sort="account__csm_sentiment", pill=True),
+        Column("risk_impact", "Risk impact", sort="risk_impact__name"),
+        Column("risk_reason", "Risk reason", sort="risk_reason__name"),
+        Column("dri", "DRI"),
+        Column("next_step", "Next step"),
+        Column("next_step_date", "Next step date", sort="next_step_date"),
+        Column("last_update", "Last risk update", sort="last_update", display=lambda v: f"{v:%Y-%m-%d}"),
+        Column("overdue", "Update", sort="overdue", display=lambda v: "Overdue" if v else ""),
+    ]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        # The annotations compare with today, so the queryset is built per request.
+        self.rules = selectors.policy()
+        self.queryset = selectors.pipeline(rules=self.rules)
+        return super().get(request)
+
+    def extra_context(self, request: HttpRequest) -> dict:
+        filterset = self.filterset_class(request.GET or None, queryset=self.queryset.all())
+        renewals = filterset.qs if not filterset.is_bound or filterset.is_valid() else self.queryset.none()
+        return {"summary": selectors.summary(renewals.order_by(), self.rules), "rules": self.rules}
+
+
+@login_required
+def renewal(request: HttpRequest, pk: int) -> HttpResponse:
+    """One renewal: its pipeline fields (form "plan") and its risk updates (form "update")."""
+    require(request, "view_customers")
+    rules = selectors.policy()
+    opportunity = get_object_or_404(selectors.pipeline(rules=rules), pk=pk)
+    plan_form, update_form = RenewalForm(instance=opportunity, prefix="plan"), RiskUpdateForm(prefix="update")
+    status = 200
+    if request.method == "POST":
+        require(request, "change_account")
+        which = request.POST.get("form")
+        try:
+            if which == "plan":
+                plan_form = RenewalForm(
+                    request.POST, instance=selectors.pipeline(rules=rules).get(pk=pk), prefix="plan"
+                )
+                if plan_form.is_valid():
+                    fields = {name: plan_form.cleaned_data[name] for name in plan_form.changed_data}
+                    update_renewal(opportunity, actor=request.user, **fields)
+                    messages.success(request, "Renewal saved.")
+                    return redirect(opportunity.get_absolute_url())
+            elif which == "update":
+                update_form = RiskUpdateForm(request.POST, prefix="update")
+                if update_form.is_valid():
+                    data = {k: v for k, v in update_form.cleaned_data.items() if k in update_form.Meta.fields}
+                    log_risk_update(opportunity, author=request.user, **data, **update_form.renewal_fields())
+                    messages.success(request, "Risk update logged on the timeline; CSM sentiment set.")
+                    return redirect(opportunity.get_absolute_url())
+        except ValidationError as exc:
+            add_action_errors(plan_form if which == "plan" else update_form, exc)
+        status = 400
+    today = timezone.localdate()
+    return render(
+        request,
+        "renewals/renewal.html",
+        {
+            "title": f"Renewal: {opportunity.account}",
+            "renewal": opportunity,
+            "plan_form": plan_form,
+            "update_form": update_form,
+            "updates": HealthUpdate.objects.filter(account=opportunity.account).select_related("author")[:20],
+            "lifecycle": selectors.lifecycle_label(opportunity.close_date, today),
+            "quarter": fiscal_quarter_label(opportunity.close_date),
+            "interval": selectors.update_interval(opportunity.close_date, today, rules).days,
+            "can_change": has_perm(request.user, "change_account"),
+        },
+        status=status,
+    )
+
 
 KINDS = ("churn", "contraction", "expansion", "flat")
 
