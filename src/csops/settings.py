@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "csops.governance",
     "csops.events",
     "csops.renewals",
+    "csops.reports",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,7 @@ urlpatterns = [
     path("renewals/forecast/", include("csops.renewals.forecast_urls")),
     path("renewals/", include("csops.renewals.urls")),
     path("events/", include("csops.events.urls")),
+    path("reports/", include("csops.reports.urls")),
     path("events/", include("csops.events.result_urls")),
     path("e/", include("csops.events.public_urls")),
     path("", include("csops.programs.public_urls")),
