@@ -77,3 +77,23 @@ def lines(rows: list[dict[str, Any]], *, x: str, y: str, color: str, title: str 
         )
     )
     return render(chart.properties(width=560, height=180, title=title))
+
+
+def bridge(steps: list[tuple[str, float, str]], *, title: str = "", x_title: str | None = None) -> str:
+    """Horizontal bars, one per (label, value, colour name), in order: e.g. an ARR bridge from the
+    starting figure through its movements to the ending one."""
+    labels = [label for label, _, _ in steps]
+    chart = (
+        alt.Chart(alt.Data(values=[{"step": label, "value": float(value)} for label, value, _ in steps]))
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=x_title),
+            y=alt.Y("step:N", title=None, sort=labels),
+            color=alt.Color(
+                "step:N",
+                scale=alt.Scale(domain=labels, range=[COLORS.get(c, "#7a8599") for _, _, c in steps]),
+                legend=None,
+            ),
+        )
+    )
+    return render(chart.properties(width=480, title=title))

@@ -18,14 +18,28 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import BigIntegerField, Case, DecimalField, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
-from csops.customers.models import Opportunity, OpportunityType
+from csops.customers.models import Account, Opportunity, OpportunityType
 from csops.renewals.models import ArrSnapshot
 
 ZERO = Decimal("0")
-GROUPS = ("segment", "geo", "csm")
+GROUPS = ("segment", "geo", "csm", "cohort")
+# The cohort is a customer's contract start year (its top-level account's).
+NO_COHORT = "(no contract start)"
 # A parent with no ARR row of its own at the start, whose children had ARR: grouped under this.
 NOT_A_CUSTOMER_THEN = "(parent not yet a customer)"
 DEFINITIONS = {
@@ -36,6 +50,9 @@ DEFINITIONS = {
     "contraction": "ARR lost by customers who kept some.",
     "expansion": "ARR gained by customers who had some at the start (new logos excluded).",
     "renewal_rate": "Won ARR basis over the ARR basis of the renewals that closed in the period.",
+    "on_time_rate": "Renewals due in the period (their contract end) closed won by that date, over all "
+    "renewals due in the period; renewals with no due date are left out and counted apart.",
+    "cohort": "The year the customer's contract started (its top-level account's contract start).",
 }
 
 
@@ -113,14 +130,23 @@ def movements(start: dt.date, end: dt.date, group_by: str | None = None) -> list
         )
         .filter(start_arr__gt=0)
     )
-    if group_by:
+    if group_by == "cohort":
+        started = Account.objects.filter(pk=OuterRef("customer")).values("contract_start")[:1]
+        rows = rows.annotate(group=Subquery(started))
+    elif group_by:
         # The customer is grouped as its own (top-level) row was at the start.
         own = ArrSnapshot.objects.filter(account_id=OuterRef("customer"), month=start).values(group_by)[:1]
         rows = rows.annotate(group=Coalesce(Subquery(own), Value(NOT_A_CUSTOMER_THEN)))
     return [
-        Movement(r["customer"], r.get("group", "") or "", Decimal(r["start_arr"]), Decimal(r["end_arr"]))
+        Movement(r["customer"], _label(r.get("group")), Decimal(r["start_arr"]), Decimal(r["end_arr"]))
         for r in rows.order_by("customer")
     ]
+
+
+def _label(group) -> str:
+    if isinstance(group, dt.date):
+        return str(group.year)
+    return group or ""
 
 
 def retention(start: dt.date, end: dt.date, group_by: str | None = None) -> list[Retention]:
@@ -142,3 +168,26 @@ def renewal_rate(start: dt.date, end: dt.date) -> float | None:
         won=Sum(Case(When(stage__iexact="Closed Won", then=F("arr_basis")), default=Value(ZERO))),
     )
     return float(totals["won"] / totals["basis"]) if totals["basis"] else None
+
+
+@dataclass
+class OnTime:
+    due: int  # renewals with a due date in the period
+    on_time: int  # of those, closed won by the due date
+    undated: int  # renewals closing in the period with no due date: left out
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+
+def on_time(start: dt.date, end: dt.date) -> OnTime:
+    """Renewals due in [start, end) closed won on or before their due date (one query)."""
+    renewals = Opportunity.objects.filter(type=OpportunityType.RENEWAL)
+    due = Q(renewal_due__gte=start, renewal_due__lt=end)
+    totals = renewals.aggregate(
+        due=Count("pk", filter=due),
+        on_time=Count("pk", filter=due & Q(stage__iexact="Closed Won", close_date__lte=F("renewal_due"))),
+        undated=Count("pk", filter=Q(renewal_due__isnull=True, close_date__gte=start, close_date__lt=end)),
+    )
+    return OnTime(**totals)

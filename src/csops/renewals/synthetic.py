@@ -1,6 +1,6 @@
-"""The demo's ARR history: thirteen monthly snapshots ending this month, with expansion,
-contraction, churn and new logos, so retention has something to measure. It ends at today's ARR;
-the churned customers' accounts are set to no ARR."""
+"""The demo's renewals: thirteen monthly ARR snapshots ending this month, with expansion,
+contraction, churn and new logos, so retention has something to measure (it ends at today's ARR;
+the churned customers' accounts are set to no ARR); and the renewal pipeline as a team works it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import random
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from csops.core.bulk import insert_rows
-from csops.customers.models import Account
+from csops.customers.models import Account, Opportunity, OpportunityType
+from csops.health.models import HealthUpdate
 from csops.renewals.actions import first_of_month, months_before, top_level_parents
 from csops.renewals.models import ArrSnapshot
 
@@ -71,3 +73,73 @@ def seed_arr_history(months: int = 12, seed: int = 1) -> int:
     # agrees with the history.
     Account.objects.filter(pk__in=churned).update(arr=0)
     return len(rows)
+
+
+NEXT_STEPS = (
+    "Confirm the renewal quote with procurement",
+    "EBR with the economic buyer",
+    "Send the usage review before the QBR",
+    "Agree the seat count with the champion",
+    "Walk through the upgrade path to Ultimate",
+)
+RISK_UPDATES = (
+    ("green", "On track: champion confirmed budget", ""),
+    ("yellow", "Adoption stalled in two teams", "Enablement session on CI"),
+    ("red", "Sponsor left; renewal owner unclear", "Exec sponsor call"),
+)
+
+
+def seed_pipeline(seed: int = 1, today: dt.date | None = None) -> int:
+    """Work the demo's open renewals as a renewals team would: a due date on every renewal, a
+    named DRI and a next step on some, risk updates on most of this and next quarter's (a few of
+    them stale, so some are flagged overdue). Returns the renewals updated; none if done before."""
+    from csops.renewals.actions import log_risk_update, update_renewal
+    from csops.renewals.selectors import OPEN, policy, soon_until
+
+    renewals = Opportunity.objects.filter(type=OpportunityType.RENEWAL)
+    if renewals.filter(renewal_due__isnull=False).exists():
+        return 0
+    rng = random.Random(seed)
+    today = today or dt.date.today()
+    with transaction.atomic():
+        _due_dates(rng, renewals)
+        soon = list(
+            renewals.filter(OPEN, close_date__lt=soon_until(today, policy()))
+            .select_related("account__csm", "account__renewals_manager")
+            .order_by("close_date", "pk")
+        )
+        for number, renewal in enumerate(soon):
+            author = renewal.account.csm or renewal.account.renewals_manager
+            if author is None:
+                continue
+            step = {
+                "next_step": NEXT_STEPS[number % len(NEXT_STEPS)],
+                "next_step_date": today + dt.timedelta(days=rng.randint(2, 20)),
+            }
+            if number % 3 == 0:
+                step["renewal_dri"] = author
+            if rng.random() < 0.15:  # never updated: flagged overdue
+                update_renewal(renewal, actor=author, **step)
+                continue
+            sentiment, summary, needed = RISK_UPDATES[
+                2 if renewal.account.health_color == "red" else rng.choice((0, 0, 1))
+            ]
+            update = log_risk_update(
+                renewal, author=author, sentiment=sentiment, summary=summary, needed=needed, **step
+            )
+            days_ago = rng.choice((1, 2, 4, 6, 12))  # twelve days ago is overdue for a weekly update
+            HealthUpdate.objects.filter(pk=update.pk).update(
+                created_at=timezone.now() - dt.timedelta(days=days_ago)
+            )
+    return len(soon)
+
+
+def _due_dates(rng: random.Random, renewals) -> None:
+    """The contract end each renewal is for: the open ones close on it; of the closed ones, about
+    one in six closed after it."""
+    rows = list(renewals.only("pk", "close_date", "stage"))
+    for row in rows:
+        late = row.stage.startswith("Closed") and rng.random() < 0.17
+        offset = -rng.randint(3, 40) if late else rng.randint(0, 14)  # the due date, from the close
+        row.renewal_due = row.close_date + dt.timedelta(days=offset)
+    Opportunity.objects.bulk_update(rows, ["renewal_due"], batch_size=2000)

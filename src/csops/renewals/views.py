@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from csops.core import charts, exports
 from csops.core.calendar import fiscal_quarter_label
 from csops.core.permissions import has_perm
 from csops.core.tables import Column
@@ -143,31 +144,84 @@ def _period(request: HttpRequest) -> tuple[dt.date, dt.date, list[str]]:
     return months_before(end, months), end, errors
 
 
+RETENTION_HEADERS = [
+    "Group",
+    "Customers",
+    "Starting ARR",
+    "Ending ARR",
+    "Churn",
+    "Contraction",
+    "Expansion",
+    "Gross retention",
+    "Net retention",
+    "Logo churn",
+]
+
+
+def _retention_row(r: metrics.Retention) -> list:
+    return [
+        r.group,
+        r.customers,
+        r.starting,
+        r.ending,
+        r.churn,
+        r.contraction,
+        r.expansion,
+        r.gross_retention,
+        r.net_retention,
+        r.logo_churn,
+    ]
+
+
+def _bridge(total: metrics.Retention) -> str:
+    return charts.bridge(
+        [
+            ("Starting ARR", total.starting, "grey"),
+            ("Churn", -total.churn, "red"),
+            ("Contraction", -total.contraction, "yellow"),
+            ("Expansion", total.expansion, "green"),
+            ("Ending ARR", total.ending, "grey"),
+        ],
+        title="ARR of the starting customers",
+    )
+
+
 @login_required
 def retention(request: HttpRequest) -> HttpResponse:
+    """?export=csv|xlsx for the table, ?export=pdf for the dashboard."""
     require(request, "view_customers")
     start, end, errors = _period(request)
     group_by = request.GET.get("by") if request.GET.get("by") in metrics.GROUPS else None
+    fmt = exports.requested(request)
+    if fmt and fmt not in (*exports.TABLE_FORMATS, "pdf"):
+        errors.append(f"export: {fmt!r} is not one of csv, xlsx, pdf.")
     rows = [] if errors else metrics.retention(start, end, group_by)
     total = None if errors else next(iter(metrics.retention(start, end)), None)
-    return render(
-        request,
-        "renewals/retention.html",
-        {
-            "title": "Retention",
-            "start": start,
-            "end": end,
-            "by": group_by or "",
-            "rows": rows,
-            "total": total,
-            "renewal_rate": None if errors else metrics.renewal_rate(start, end),
-            "errors": errors,
-            "definitions": metrics.DEFINITIONS,
-            "groups": metrics.GROUPS,
-            "months": request.GET.get("months", "12"),
-        },
-        status=400 if errors else 200,
-    )
+    if fmt in exports.TABLE_FORMATS and not errors:
+        table = [_retention_row(r) for r in rows] + ([_retention_row(total)] if group_by and total else [])
+        name = f"retention-{start:%Y-%m}-{end:%Y-%m}"
+        return exports.table_response(fmt, name, RETENTION_HEADERS, table, sheet="Retention")
+    context = {
+        "title": "Retention",
+        "start": start,
+        "end": end,
+        "by": group_by or "",
+        "rows": rows,
+        "total": total,
+        "renewal_rate": None if errors else metrics.renewal_rate(start, end),
+        "on_time": None if errors else metrics.on_time(start, end),
+        "errors": errors,
+        "definitions": metrics.DEFINITIONS,
+        "groups": metrics.GROUPS,
+        "months": request.GET.get("months", "12"),
+        "query": request.GET.urlencode(),
+        "chart": _bridge(total) if total else "",
+    }
+    if fmt == "pdf" and not errors:
+        return exports.pdf_response(
+            request, "renewals/retention_print.html", context, f"retention-{end:%Y-%m}"
+        )
+    return render(request, "renewals/retention.html", context, status=400 if errors else 200)
 
 
 @login_required
@@ -191,6 +245,14 @@ def customers(request: HttpRequest) -> HttpResponse:
     )
     names = dict(Account.objects.filter(pk__in=[m.customer_id for m in found]).values_list("pk", "name"))
     rows = [(m, names.get(m.customer_id, m.customer_id), m.end - m.start) for m in found]
+    fmt = exports.requested(request)
+    if fmt and not errors:
+        if fmt not in exports.TABLE_FORMATS:
+            errors.append(f"export: {fmt!r} is not one of {', '.join(exports.TABLE_FORMATS)}.")
+        else:
+            table = [[name, m.group, m.start, m.end, change, m.kind] for m, name, change in rows]
+            headers = ["Customer", "Group", "Starting ARR", "Ending ARR", "Change", "Movement"]
+            return exports.table_response(fmt, f"retention-{kind or 'customers'}-{end:%Y-%m}", headers, table)
     return render(
         request,
         "renewals/retention_customers.html",
@@ -204,6 +266,7 @@ def customers(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "total_start": sum(m.start for m in found),
             "total_change": sum(m.end - m.start for m in found),
+            "query": request.GET.urlencode(),
         },
         status=400 if errors else 200,
     )

@@ -128,3 +128,46 @@ def test_the_monthly_snapshot_is_scheduled(make_account):
     make_account()
     assert snapshot_arr.call() == "1 accounts"
     assert ArrSnapshot.objects.filter(month=timezone.localdate().replace(day=1)).count() == 1
+
+
+def test_by_cohort_the_customers_contract_start_year(book):
+    type(book["a"]).objects.filter(pk__in=[book["a"].pk, book["c"].pk]).update(
+        contract_start=dt.date(2023, 5, 1)
+    )
+    type(book["a"]).objects.filter(pk=book["b"].pk).update(contract_start=dt.date(2024, 2, 1))
+    # P's cohort is its own contract start: the child's (Q's) does not count
+    type(book["a"]).objects.filter(pk=book["p"].pk).update(contract_start=None)
+    type(book["a"]).objects.filter(pk=book["q"].pk).update(contract_start=dt.date(2020, 1, 1))
+    groups = {r.group: r for r in retention(START, END, group_by="cohort")}
+    assert set(groups) == {"2023", "2024", ""}  # P has no contract start
+    assert (groups["2023"].starting, groups["2023"].ending, groups["2023"].churned) == (150, 120, 1)
+    assert groups["2024"].contraction == 50
+
+
+def test_on_time_renewal_rate(make_account):
+    from csops.renewals.retention import on_time
+
+    account = make_account()
+
+    def renewal(n, due, close, stage):
+        Opportunity.objects.create(
+            external_id=f"OT-{n}",
+            account=account,
+            name=f"R{n}",
+            type="renewal",
+            arr_basis=Decimal(100),
+            close_date=close,
+            stage=stage,
+            renewal_due=due,
+        )
+
+    renewal(1, dt.date(2026, 3, 31), dt.date(2026, 3, 20), "Closed Won")  # on time
+    renewal(2, dt.date(2026, 4, 30), dt.date(2026, 4, 30), "Closed Won")  # on the day: on time
+    renewal(3, dt.date(2026, 5, 31), dt.date(2026, 6, 15), "Closed Won")  # late
+    renewal(4, dt.date(2026, 6, 30), dt.date(2026, 6, 1), "Closed Lost")  # lost
+    renewal(5, dt.date(2026, 8, 31), dt.date(2026, 9, 10), "Negotiating")  # still open, overdue
+    renewal(6, dt.date(2027, 1, 31), dt.date(2027, 1, 20), "Closed Won")  # due after the period
+    renewal(7, None, dt.date(2026, 7, 1), "Closed Won")  # no due date: left out, counted apart
+    found = on_time(dt.date(2026, 1, 1), dt.date(2027, 1, 1))
+    assert (found.due, found.on_time, found.undated) == (5, 2, 1)
+    assert found.rate == pytest.approx(2 / 5)
