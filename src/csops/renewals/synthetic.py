@@ -143,3 +143,33 @@ def _due_dates(rng: random.Random, renewals) -> None:
         offset = -rng.randint(3, 40) if late else rng.randint(0, 14)  # the due date, from the close
         row.renewal_due = row.close_date + dt.timedelta(days=offset)
     Opportunity.objects.bulk_update(rows, ["renewal_due"], batch_size=2000)
+
+
+HANDOFF_STORY = {
+    "why_they_bought": "Consolidate five CI tools into one platform before the audit.",
+    "primary_use_case": "CI",
+    "value_driver": "Faster releases",
+    "metrics": "Lead time for changes under a day by Q3.",
+    "risks": "The platform team is stretched; the champion is new.",
+    "recommended_features": "Merge request pipelines, the security dashboard.",
+}
+
+
+def seed_handoffs() -> tuple[int, int]:
+    """The handoffs of the demo's recent wins, as the daily job opens them: about half filled in
+    by their AEs, a quarter half-done, the rest untouched; then the AEs' reminders of what is
+    missing. Returns (handoffs opened, reminders queued); (0, 0) if handoffs exist."""
+    from csops.renewals.handoff import open_handoffs, remind_aes, update_handoff
+    from csops.renewals.models import Handoff
+
+    if Handoff.objects.exists():
+        return 0, 0
+    opened = open_handoffs()
+    handoffs = Handoff.objects.select_related("account__ae").order_by("pk")
+    for number, handoff in enumerate(handoffs):
+        if number % 4 == 3:
+            continue
+        story = HANDOFF_STORY if number % 4 < 2 else dict(list(HANDOFF_STORY.items())[:3])
+        contacts = list(handoff.account.contacts.order_by("pk")[:2]) if number % 4 < 2 else []
+        update_handoff(handoff, actor=handoff.account.ae, key_contacts=contacts, **story)
+    return opened, remind_aes()

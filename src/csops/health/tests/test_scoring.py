@@ -79,7 +79,7 @@ def test_health_update_sets_sentiment_and_next_date(seeded, client_as, users):
     assert "Champion left" in page and "Next update due" in page
 
 
-def test_update_cadence_follows_the_renewal_quarter(settings):
+def test_update_cadence_follows_the_renewal_quarter(settings, db):
     from csops.health.actions import update_cadence
 
     settings.CSOPS_ORGANISATION = {**settings.CSOPS_ORGANISATION, "fiscal_year_start_month": 2}

@@ -18,7 +18,7 @@ from csops.health.models import Backtest, ScoreRun
 from csops.programs import mailcatcher
 from csops.programs.models import OutboxMessage
 from csops.programs.synthetic import replay_days
-from csops.renewals.synthetic import seed_arr_history, seed_pipeline
+from csops.renewals.synthetic import seed_arr_history, seed_handoffs, seed_pipeline
 from csops.renewals.synthetic_forecast import seed_renewal_history
 from csops.requests.synthetic import seed_ops_requests
 from csops.rules.actions import evaluate_pending
@@ -89,6 +89,11 @@ class Command(BaseCommand):
         if worked := seed_pipeline():
             self.stderr.write(f"Renewal pipeline: {worked:,} renewals this quarter and next, with risk "
                               "updates, DRIs and next steps (/renewals/)")
+        opened, reminded = seed_handoffs()
+        if opened:
+            self.stderr.write(f"Sales→CS handoffs: {opened} opened for the last 30 days' wins, with "
+                              f"onboarding CTAs; {reminded} AE reminder(s) of missing fields "
+                              "(/renewals/handoffs/)")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
