@@ -171,8 +171,9 @@ def features(opportunities: QuerySet, as_of: dt.date) -> pd.DataFrame:
                                                            "health_color", "update_sentiment",
                                                            "activities_90d", "events_90d"])
     frame = frame.rename(columns={v: k for k, v in FIELDS.items()})
-    close = pd.to_datetime(frame["close_date"])
-    frame["cutoff"] = np.minimum(close - pd.Timedelta(days=LEAD_DAYS), pd.Timestamp(as_of)).dt.date
+    lead = dt.timedelta(days=LEAD_DAYS)
+    frame["cutoff"] = pd.Series([min(c - lead, as_of) for c in frame["close_date"]], index=frame.index,
+                                dtype=object)
     # Sentiment then: the latest health update by the cut-off, else the account's sentiment if it
     # was set by then, else unknown.
     set_by_then = pd.to_datetime(frame["account_sentiment_date"]) <= pd.to_datetime(frame["cutoff"])
