@@ -56,6 +56,7 @@ class Filters:
     segment: str = ""
     team: str = ""
     today: dt.date = field(default_factory=timezone.localdate)
+    periodic: bool = False  # the report covers a period (it takes ?months=)
     given: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -75,7 +76,7 @@ class Filters:
 
     def describe(self) -> str:
         parts = []
-        if "months" in self.given or self.segment or self.team:
+        if self.periodic and ("months" in self.given or self.segment or self.team):
             parts.append(f"{self.start:%b %Y} to {self.today:%b %Y}")
         if self.segment:
             parts.append(f"segment {self.segment}")
@@ -87,7 +88,7 @@ class Filters:
 def parse_filters(params: Mapping[str, Any], allowed: tuple[str, ...]) -> tuple[Filters, list[str]]:
     """The filters a report accepts, from request parameters (or a subscription's JSON); each
     error names its parameter. Filters the report does not take are ignored."""
-    filters, errors = Filters(), []
+    filters, errors = Filters(periodic="months" in allowed), []
     if "months" in allowed and (value := str(params.get("months") or "").strip()):
         if value.isdigit() and 1 <= int(value) <= MAX_MONTHS:
             filters.months = int(value)
@@ -158,10 +159,10 @@ class Table:
     @property
     def numeric(self) -> list[bool]:
         """Which columns hold numbers (right-aligned): those with a number in some row."""
-        return [
-            i > 0 and any(isinstance(r[i], int | float | Decimal) and not isinstance(r[i], bool) for r in self.rows)
-            for i in range(len(self.headers))
-        ]
+        def number(value: Any) -> bool:
+            return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+        return [i > 0 and any(number(r[i]) for r in self.rows) for i in range(len(self.headers))]
 
     @property
     def cells(self) -> list[list[tuple[str, bool]]]:
@@ -449,7 +450,7 @@ def cta_report(filters: Filters) -> Result:
         return [
             [label(r), r["open"], r["overdue"], _days(r["age"]), r["opened"], r["closed"],
              _percent(r["on_time"], r["due"]), _days(r["to_close"])]
-            for r in ctas.values(*group.split(",")).annotate(**aggregates).order_by(*group.split(","))
+            for r in ctas.values(group).annotate(**aggregates).order_by(F(group).asc(nulls_last=True))
         ]
 
     definition = (

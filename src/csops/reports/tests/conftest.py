@@ -1,1 +1,1 @@
-from csops.rules.tests.conftest import make_account, team  # noqa: F401  (fixtures)
+from csops.rules.tests.conftest import contact_for, make_account, team  # noqa: F401  (fixtures)

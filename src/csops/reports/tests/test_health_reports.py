@@ -26,8 +26,13 @@ def book(make_account, team):
     a = make_account(arr=Decimal("100000"))
     b = make_account(arr=Decimal("200000"), csm=None)
     c = make_account(arr=Decimal("300000"), csm=None, segment=Segment.objects.get(name="Scale"))
-    for account, day, color in ((a, D1, "green"), (a, D3, "red"), (b, D1, "yellow"),
-                                (c, D0, "red"), (c, D2, "green")):
+    for account, day, color in (
+        (a, D1, "green"),
+        (a, D3, "red"),
+        (b, D1, "yellow"),
+        (c, D0, "red"),
+        (c, D2, "green"),
+    ):
         ScoreHistory.objects.create(account=account, scored_on=day, score=50, color=color)
     ScoreRun.objects.create(as_of=TODAY, scorecard="PROVE")
     return {"a": a, "b": b, "c": c}
@@ -38,15 +43,17 @@ def rows(response, table: str) -> list[list[str]]:
     import re
 
     html = response.content.decode()
-    body = html[html.index(f'id="table-{table}"'):]
-    body = body[body.index("<tbody>"):body.index("</tbody>")]
+    body = html[html.index(f'id="table-{table}"') :]
+    body = body[body.index("<tbody>") : body.index("</tbody>")]
     return [
         [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
         for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
     ]
 
 
-def test_distribution_counts_each_account_with_its_latest_colour(client_as, book, django_assert_max_num_queries):
+def test_distribution_counts_each_account_with_its_latest_colour(
+    client_as, book, django_assert_max_num_queries
+):
     viewer = client_as("viewer")
     with django_assert_max_num_queries(8):
         page = viewer.get("/reports/health-distribution/")
@@ -69,8 +76,12 @@ def test_distribution_filters_by_segment_and_team(client_as, book):
     assert growth[1] == [str(D2), "1", "1", "0", "0", "100,000", "200,000", "0", "33.3"]
     team = rows(viewer.get("/reports/health-distribution/", {"team": "mgr"}), "distribution")
     # every scoring date is a row; the team's one account is green, then red from D3
-    assert [r[:4] for r in team] == [[str(D1), "1", "0", "0"], [str(D2), "1", "0", "0"],
-                                     [str(D3), "0", "0", "1"], [str(TODAY), "0", "0", "1"]]
+    assert [r[:4] for r in team] == [
+        [str(D1), "1", "0", "0"],
+        [str(D2), "1", "0", "0"],
+        [str(D3), "0", "0", "1"],
+        [str(TODAY), "0", "0", "1"],
+    ]
     short = rows(viewer.get("/reports/health-distribution/", {"months": "1"}), "distribution")
     assert [r[0] for r in short] == [str(d) for d in (D1, D2, D3, TODAY) if d >= TODAY.replace(day=1)]
 
@@ -84,9 +95,14 @@ def test_bad_filters_are_named_with_a_400(client_as, book):
     assert "segment: &#x27;Mars&#x27; is not a segment" in html and "team: &#x27;nobody&#x27;" in html
     assert viewer.get("/reports/health-distribution/", {"export": "docx"}).status_code == 400
     unknown = viewer.get("/reports/nonsense/")
-    assert unknown.status_code == 400 and "report: &#x27;nonsense&#x27; is not a report" in unknown.content.decode()
-    assert "table: &#x27;x&#x27; is not one of distribution" in viewer.get(
-        "/reports/health-distribution/", {"export": "csv", "table": "x"}).content.decode()
+    assert (
+        unknown.status_code == 400
+        and "report: &#x27;nonsense&#x27; is not a report" in unknown.content.decode()
+    )
+    assert (
+        "table: &#x27;x&#x27; is not one of distribution"
+        in viewer.get("/reports/health-distribution/", {"export": "csv", "table": "x"}).content.decode()
+    )
 
 
 def test_distribution_exports(client_as, book):
@@ -115,10 +131,19 @@ GREEN, YELLOW, RED = 2, 1, 0
 
 
 def _health(account, adoption: int, **colors):
-    measures = {key: {"value": 0.5, "color": color, "na": "", "stale": False, "contribution": 0}
-                for key, color in colors.items()}
-    AccountHealth.objects.create(account=account, scorecard="PROVE", scored_on=TODAY, score=60,
-                                 color="yellow", adoption=adoption, measures=measures)
+    measures = {
+        key: {"value": 0.5, "color": color, "na": "", "stale": False, "contribution": 0}
+        for key, color in colors.items()
+    }
+    AccountHealth.objects.create(
+        account=account,
+        scorecard="PROVE",
+        scored_on=TODAY,
+        score=60,
+        color="yellow",
+        adoption=adoption,
+        measures=measures,
+    )
 
 
 @pytest.fixture

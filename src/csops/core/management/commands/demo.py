@@ -20,6 +20,7 @@ from csops.programs.models import OutboxMessage
 from csops.programs.synthetic import replay_days
 from csops.renewals.synthetic import seed_arr_history, seed_handoffs, seed_pipeline
 from csops.renewals.synthetic_forecast import seed_renewal_history
+from csops.reports.actions import seed_report_subscriptions
 from csops.requests.synthetic import seed_ops_requests
 from csops.rules.actions import evaluate_pending
 from csops.rules.models import RuleBacktest
@@ -96,6 +97,9 @@ class Command(BaseCommand):
                               "(/renewals/handoffs/)")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
+        if subscriptions := seed_report_subscriptions():
+            self.stderr.write(f"Report subscriptions: {subscriptions} (a leader weekly to the health "
+                              "distribution, the admin monthly to the CTAs; /reports/subscriptions/)")
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
         self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
         for username, description in logins:
