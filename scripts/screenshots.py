@@ -300,6 +300,15 @@ def events_shots(page: Page, out: Path) -> None:
     shoot(page, "/e/", out, "events-public.png")
 
 
+def renewals_shots(page: Page, out: Path) -> None:
+    shoot(page, "/renewals/?open=true&at_risk=true", out, "renewals.png")
+    page.locator("table.list tbody tr td a").first.click()
+    capture(page, out, "renewal.png")
+    shoot(page, "/renewals/retention/?by=segment", out, "retention.png")
+    shoot(page, "/renewals/forecast/", out, "forecast.png")
+    shoot(page, "/renewals/handoffs/", out, "handoffs.png")
+
+
 def csm_shots(page: Page, out: Path) -> None:
     shoot(page, "/cockpit/", out, "my-ctas.png")
     page.locator("main table a[href*='/cockpit/ctas/']").first.click()
@@ -339,8 +348,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.only:
                     return
             if everything or args.only == "renewals":
-                shoot(page, "/renewals/retention/?by=segment", args.out, "retention.png")
-                shoot(page, "/renewals/handoffs/", args.out, "handoffs.png")
+                renewals_shots(page, args.out)
                 if args.only:
                     return
             engagement_shots(page, args.out)

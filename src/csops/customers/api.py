@@ -180,6 +180,14 @@ class OpportunityOut(Schema):
     forecast_category: str
     risk_impact: str | None
     risk_reason: str | None
+    renewal_due: dt.date | None
+    renewal_dri: str | None
+    next_step: str
+    next_step_date: dt.date | None
+
+    @staticmethod
+    def resolve_renewal_dri(obj: Opportunity) -> str | None:
+        return obj.renewal_dri.username if obj.renewal_dri else None
 
     @staticmethod
     def resolve_risk_impact(obj: Opportunity) -> str | None:
@@ -202,6 +210,10 @@ class OpportunityPatch(InputSchema):
     forecast_category: str | None = None
     risk_impact: str | None = None
     risk_reason: str | None = None
+    renewal_due: dt.date | None = None
+    renewal_dri: str | None = None
+    next_step: str | None = None
+    next_step_date: dt.date | None = None
 
 
 class OpportunityIn(OpportunityPatch):

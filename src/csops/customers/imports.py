@@ -171,6 +171,10 @@ SPECS: dict[str, list[Column]] = {
         ),
         Column("risk_impact", reference("risk_impact", "risk impact")),
         Column("risk_reason", reference("risk_reason", "risk reason")),
+        Column("renewal_due", constant(parsing.date), False, ("contractenddate", "renewalduedate")),
+        Column("renewal_dri", reference("user", "user"), False, ("renewaldri", "renewalowner")),
+        Column("next_step", text_of(Opportunity, "next_step"), False, ("nextstep",)),
+        Column("next_step_date", constant(parsing.date), False, ("nextstepdate",)),
     ],
     "tickets": [
         Column("external_id", text_of(SupportTicket, "external_id"), True, ("id", "ticketid", "casenumber")),
@@ -244,6 +248,7 @@ FOREIGN_KEYS = {
     "csm",
     "cse",
     "renewals_manager",
+    "renewal_dri",
     "account",
     "persona",
     "risk_impact",
@@ -380,7 +385,7 @@ def _lookup_tables(
 ) -> dict[str, dict]:
     fields = set(header_to_field.values())
     tables: dict[str, dict] = {}
-    if fields & {"ae", "sa", "csm", "cse", "renewals_manager"}:
+    if fields & {"ae", "sa", "csm", "cse", "renewals_manager", "renewal_dri"}:
         tables["user"] = user_table()
     for name, model in (
         ("segment", Segment),

@@ -37,7 +37,7 @@ def contacts() -> QuerySet[Contact]:
 
 
 def opportunities() -> QuerySet[Opportunity]:
-    return Opportunity.objects.select_related("account", "risk_impact", "risk_reason")
+    return Opportunity.objects.select_related("account", "risk_impact", "risk_reason", "renewal_dri")
 
 
 def tickets() -> QuerySet[SupportTicket]:

@@ -4,14 +4,16 @@ updates."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from csops.core import audit
 from csops.core.bulk import insert_rows
 from csops.core.models import User
-from csops.customers.actions import update_opportunity
-from csops.customers.models import Account, Opportunity, OpportunityType
+from csops.customers.actions import ImportRejected, update_opportunity, write_error_file
+from csops.customers.models import Account, ImportRun, Opportunity, OpportunityType
 from csops.renewals.models import ArrSnapshot
 
 
@@ -124,3 +126,73 @@ def log_risk_update(
         context=context,
         needed=needed,
     )
+
+
+def import_arr_history(
+    validation, *, actor: User | None, file_name: str, partial: bool = False, error_path=None, **_
+):
+    """Write imported monthly ARR rows: all or nothing, unless `partial`. A row replaces the
+    account's snapshot of that month; what a row leaves out (parent, segment, geo, CSM, renewal
+    date) is taken from the account as it is now, as the scheduled snapshot does."""
+    started = time.monotonic()
+    if validation.errors and not partial:
+        raise ImportRejected(validation.errors)
+    rows = [r.values for r in validation.valid_rows]
+    ids = {r["account"] for r in rows}
+    current = {
+        pk: (parent, segment or "", geo or "", csm or "", renewal)
+        for pk, parent, segment, geo, csm, renewal in Account.objects.filter(pk__in=ids).values_list(
+            "pk", "parent_id", "segment__name", "geo__name", "csm__username", "renewal_date"
+        )
+    }
+    roots = top_level_parents(dict(Account.objects.values_list("pk", "parent_id")))
+    snapshots = []
+    for row in rows:
+        _, segment, geo, csm, renewal = current[row["account"]]
+        snapshots.append(
+            {
+                "account_id": row["account"],
+                "month": row["month"],
+                "arr": row["arr"],
+                "parent_id_then": row["parent_id"] if "parent_id" in row else roots.get(row["account"]),
+                "segment": row.get("segment", segment),
+                "geo": row.get("geo", geo),
+                "csm": row.get("csm", csm),
+                "renewal_date": row.get("renewal_date", renewal),
+            }
+        )
+    with transaction.atomic():
+        replaced = 0
+        for month in {s["month"] for s in snapshots}:
+            accounts = [s["account_id"] for s in snapshots if s["month"] == month]
+            for start in range(0, len(accounts), 900):
+                replaced += ArrSnapshot.objects.filter(
+                    month=month, account_id__in=accounts[start : start + 900]
+                ).delete()[0]
+        for start in range(0, len(snapshots), 5000):
+            insert_rows(ArrSnapshot, snapshots[start : start + 5000])
+        run = ImportRun.objects.create(
+            kind="arr_history",
+            file_name=file_name[:255],
+            actor=actor if actor and actor.pk else None,
+            partial=partial,
+            rows=len(validation.rows),
+            created=len(snapshots) - replaced,
+            updated=replaced,
+            failed=len(validation.bad_lines),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        audit.record(
+            actor=actor,
+            verb="create",
+            obj=run,
+            source="import",
+            changes={
+                "created": [None, run.created],
+                "updated": [None, run.updated],
+                "failed": [None, run.failed],
+            },
+        )
+    if validation.errors and error_path is not None:
+        write_error_file(validation, error_path)
+    return run

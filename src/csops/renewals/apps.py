@@ -8,3 +8,6 @@ class RenewalsConfig(AppConfig):
 
     def ready(self) -> None:
         from csops.renewals import config  # noqa: F401  (registers configuration kinds)
+        from csops.renewals.imports import register
+
+        register()

@@ -91,8 +91,9 @@ RISK_UPDATES = (
 
 def seed_pipeline(seed: int = 1, today: dt.date | None = None) -> int:
     """Work the demo's open renewals as a renewals team would: a due date on every renewal, a
-    named DRI and a next step on some, risk updates on most of this and next quarter's (a few of
-    them stale, so some are flagged overdue). Returns the renewals updated; none if done before."""
+    named DRI on a third, a next step and risk updates on this and next quarter's, monthly ones on
+    the rest; a few are stale or were never made, so they are flagged overdue. Returns the open
+    renewals worked; none if done before."""
     from csops.renewals.actions import log_risk_update, update_renewal
     from csops.renewals.selectors import OPEN, policy, soon_until
 
@@ -101,25 +102,26 @@ def seed_pipeline(seed: int = 1, today: dt.date | None = None) -> int:
         return 0
     rng = random.Random(seed)
     today = today or dt.date.today()
+    soon_end = soon_until(today, policy())
     with transaction.atomic():
         _due_dates(rng, renewals)
-        soon = list(
-            renewals.filter(OPEN, close_date__lt=soon_until(today, policy()))
+        open_renewals = list(
+            renewals.filter(OPEN)
             .select_related("account__csm", "account__renewals_manager")
             .order_by("close_date", "pk")
         )
-        for number, renewal in enumerate(soon):
+        for number, renewal in enumerate(open_renewals):
             author = renewal.account.csm or renewal.account.renewals_manager
             if author is None:
                 continue
-            step = {
-                "next_step": NEXT_STEPS[number % len(NEXT_STEPS)],
-                "next_step_date": today + dt.timedelta(days=rng.randint(2, 20)),
-            }
-            if number % 3 == 0:
-                step["renewal_dri"] = author
-            if rng.random() < 0.15:  # never updated: flagged overdue
-                update_renewal(renewal, actor=author, **step)
+            soon = renewal.close_date < soon_end
+            step = {"renewal_dri": author} if number % 3 == 0 else {}
+            if soon:
+                step["next_step"] = NEXT_STEPS[number % len(NEXT_STEPS)]
+                step["next_step_date"] = today + dt.timedelta(days=rng.randint(2, 20))
+            if rng.random() < 0.1:  # never updated: flagged overdue
+                if step:
+                    update_renewal(renewal, actor=author, **step)
                 continue
             sentiment, summary, needed = RISK_UPDATES[
                 2 if renewal.account.health_color == "red" else rng.choice((0, 0, 1))
@@ -127,11 +129,12 @@ def seed_pipeline(seed: int = 1, today: dt.date | None = None) -> int:
             update = log_risk_update(
                 renewal, author=author, sentiment=sentiment, summary=summary, needed=needed, **step
             )
-            days_ago = rng.choice((1, 2, 4, 6, 12))  # twelve days ago is overdue for a weekly update
+            # A weekly update twelve days old is overdue, and so is a monthly one of forty-five.
+            days_ago = rng.choice((1, 2, 4, 6, 12) if soon else (3, 9, 18, 26, 45))
             HealthUpdate.objects.filter(pk=update.pk).update(
                 created_at=timezone.now() - dt.timedelta(days=days_ago)
             )
-    return len(soon)
+    return len(open_renewals)
 
 
 def _due_dates(rng: random.Random, renewals) -> None:

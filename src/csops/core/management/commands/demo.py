@@ -88,7 +88,7 @@ class Command(BaseCommand):
             self.stderr.write(f"Renewal history: {renewals:,} closed renewals with the health, sentiment and "
                               "meetings before them (/renewals/forecast/)")
         if worked := seed_pipeline():
-            self.stderr.write(f"Renewal pipeline: {worked:,} renewals this quarter and next, with risk "
+            self.stderr.write(f"Renewal pipeline: {worked:,} open renewals worked, with risk "
                               "updates, DRIs and next steps (/renewals/)")
         opened, reminded = seed_handoffs()
         if opened:
