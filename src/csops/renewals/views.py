@@ -212,6 +212,7 @@ def retention(request: HttpRequest) -> HttpResponse:
         "on_time": None if errors else metrics.on_time(start, end),
         "errors": errors,
         "definitions": metrics.DEFINITIONS,
+        "definition_labels": [(k.replace("_", " ").capitalize(), v) for k, v in metrics.DEFINITIONS.items()],
         "groups": metrics.GROUPS,
         "months": request.GET.get("months", "12"),
         "query": request.GET.urlencode(),
