@@ -806,6 +806,22 @@ def efficiency(filters: Filters) -> Result:
 # --- the catalogue --------------------------------------------------------------------------------
 
 
+def renewal_reports() -> list:
+    from csops.reports import renewals
+
+    return [
+        Report("retention", "Retention",
+               "Gross and net retention, logo churn, renewal and on-time renewal rates by segment.",
+               ("months",), renewals.retention_report),
+        Report("renewal-pipeline", "Renewal pipeline",
+               "Open renewals by quarter and forecast category, at risk and overdue.", ("segment", "team"),
+               renewals.pipeline_report),
+        Report("renewal-forecast", "Renewal forecast",
+               "Expected renewal ARR by quarter, with the likelihood model's backtest.", (),
+               renewals.forecast_report),
+    ]
+
+
 @dataclass(frozen=True)
 class Report:
     slug: str
@@ -838,5 +854,6 @@ REPORTS: dict[str, Report] = {
                ("months", "segment", "team"), cse_report),
         Report("efficiency", "CS Ops process efficiency",
                "Steps and clicks the browser tests measured for common actions.", (), efficiency),
+        *renewal_reports(),
     )
 }
