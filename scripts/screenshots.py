@@ -14,7 +14,10 @@ escalations.png, escalation.png (as the admin), my-ctas.png, cta.png, email-assi
 public survey page on a 390x844 phone, no login) into --out (docs/screenshots by default). With
 --only engagements, takes only the CSE engagement and escalation ones; --only requests, the CS Ops
 request board, a request and the weekly triage list (requests-board.png, request.png,
-requests-triage.png). Never downloads a browser.
+requests-triage.png); --only renewals, the pipeline, a renewal, retention, the forecast and the
+handoffs (renewals.png, renewal.png, retention.png, forecast.png, handoffs.png); --only reports,
+the catalogue and the health distribution (reports.png, report-health.png). Never downloads a
+browser.
 
 The survey page needs a live invitation token, and the database keeps only digests of those.
 With --data-dir (the demo's CSOPS_DATA_DIR) the script invites one contact to the "Pre-renewal
@@ -80,9 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--csm", default="csm.amer.1", help="a CSM login with CTAs (same password)")
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
-    parser.add_argument("--only", choices=["engagements", "governance", "requests", "events", "renewals"],
+    parser.add_argument("--only",
+                        choices=["engagements", "governance", "requests", "events", "renewals", "reports"],
                         help="take only these: the CSE engagement and escalation pages, governance, "
-                             "the CS Ops requests, or webinars and labs")
+                             "the CS Ops requests, webinars and labs, renewals, or reports")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -349,6 +353,11 @@ def main(argv: list[str] | None = None) -> None:
                     return
             if everything or args.only == "renewals":
                 renewals_shots(page, args.out)
+                if args.only:
+                    return
+            if everything or args.only == "reports":
+                shoot(page, "/reports/", args.out, "reports.png")
+                shoot(page, "/reports/health-distribution/", args.out, "report-health.png")
                 if args.only:
                     return
             engagement_shots(page, args.out)
