@@ -34,6 +34,10 @@ class RenewalFilterSet(SearchFilterSet):
     risk_impact = filters.ModelChoiceFilter(queryset=RiskImpact.objects.all(), label="Risk impact")
     risk_reason = filters.ModelChoiceFilter(queryset=RiskReason.objects.all(), label="Risk reason")
     segment = filters.ModelChoiceFilter(field_name="account__segment", queryset=Segment.objects.all())
+    close_after = filters.DateFilter(field_name="close_date", lookup_expr="gte", label="Closes on or after")
+    close_before = filters.DateFilter(field_name="close_date", lookup_expr="lt", label="Closes before")
+    due_after = filters.DateFilter(field_name="renewal_due", lookup_expr="gte", label="Due on or after")
+    due_before = filters.DateFilter(field_name="renewal_due", lookup_expr="lt", label="Due before")
     dri = filters.ModelChoiceFilter(
         queryset=User.objects.filter(is_active=True), method="filter_dri", label="Renewal DRI"
     )

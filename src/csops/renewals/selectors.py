@@ -11,6 +11,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -165,6 +166,8 @@ def summary(renewals: QuerySet[Opportunity], rules: RenewalPolicy | None = None)
         at_risk_count=Count("pk", filter=flagged["at_risk"]),
         at_risk_basis=Sum("arr_basis", filter=flagged["at_risk"]),
         overdue=Count("pk", filter=flagged["overdue"]),
+        won=Sum("arr_basis", filter=Q(stage__iexact="Closed Won")),
+        on_time=Count("pk", filter=Q(stage__iexact="Closed Won", close_date__lte=F("renewal_due"))),
         **{key: Sum("arr_basis", filter=Q(forecast_category=key)) for key in ForecastCategory.values},
     )
     totals["categories"] = [(label, totals.pop(key) or 0) for key, label in ForecastCategory.choices]

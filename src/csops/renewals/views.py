@@ -45,6 +45,7 @@ class PipelineView(ObjectListView):
         Column("account.name", "Account", sort="account__name", link=True),
         Column("close_date", "Quarter", display=fiscal_quarter_label),
         Column("close_date", "Close date", sort="close_date"),
+        Column("renewal_due", "Due", sort="renewal_due"),
         Column("arr_basis", "ARR basis", sort="arr_basis", numeric=True, display=money),
         Column("get_forecast_category_display", "Forecast", sort="forecast_category"),
         Column("stage", "Stage", sort="stage"),

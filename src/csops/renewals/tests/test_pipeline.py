@@ -188,8 +188,8 @@ def test_pipeline_page_filters_and_exports(client_as, renewal, django_assert_max
     owner = client_as("admin")
     sheet = owner.get("/renewals/", {"export": "xlsx", "at_risk": "true"})
     rows = list(openpyxl.load_workbook(io.BytesIO(sheet.content)).active.values)
-    assert rows[0][:4] == ("Account", "Quarter", "Close date", "ARR basis")
-    assert rows[1][0] == this_quarter.account.name and rows[1][3] == 200000 and len(rows) == 2
+    assert rows[0][:5] == ("Account", "Quarter", "Close date", "Due", "ARR basis")
+    assert rows[1][0] == this_quarter.account.name and rows[1][4] == 200000 and len(rows) == 2
     assert owner.get("/renewals/", {"export": "pdf"}).status_code == 400
 
 
@@ -248,3 +248,24 @@ def test_renewal_page_logs_a_risk_update(client_as, renewal, users):
     opportunity.refresh_from_db()
     assert (opportunity.forecast_category, opportunity.renewal_dri) == ("commit", users["csm"])
     assert client_as("viewer").post(url, {"form": "plan"}).status_code == 403
+
+
+def test_rates_reconcile_with_their_drill_down(client_as, renewal):
+    from csops.renewals.retention import on_time, renewal_rate
+
+    start, end = D(2026, 1, 1), D(2026, 7, 1)
+    renewal(D(2026, 2, 1), stage="Closed Won", renewal_due=D(2026, 2, 10))  # on time
+    renewal(D(2026, 3, 20), stage="Closed Won", renewal_due=D(2026, 3, 1))  # late
+    renewal(D(2026, 4, 1), stage="Closed Lost", renewal_due=D(2026, 4, 1))
+    renewal(D(2026, 8, 1), stage="Closed Won", renewal_due=D(2026, 6, 30))  # due in, closed after
+    renewal(D(2026, 5, 1), stage="Negotiating", renewal_due=D(2026, 9, 1))  # open: not in either
+    viewer = client_as("viewer")
+    closed = viewer.get("/renewals/", {"open": "false", "close_after": start, "close_before": end})
+    totals = closed.context["summary"]
+    assert totals["count"] == 3 and float(totals["won"] / totals["basis"]) == renewal_rate(start, end)
+    due = viewer.get("/renewals/", {"due_after": start, "due_before": end}).context["summary"]
+    check = on_time(start, end)
+    assert (due["count"], due["on_time"]) == (check.due, check.on_time) == (4, 1)
+    page = viewer.get("/renewals/retention/", {"end": "2026-07", "months": "6"}).content.decode()
+    assert "/renewals/?open=false&amp;close_after=2026-01-01&amp;close_before=2026-07-01" in page
+    assert "due_after=2026-01-01&amp;due_before=2026-07-01" in page
