@@ -14,6 +14,7 @@ on those closed from the split date on (`backtest`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -164,16 +166,33 @@ def features(opportunities: QuerySet, as_of: dt.date) -> pd.DataFrame:
             activities_90d=_count(Activity.objects, "date"),
             events_90d=_count(Registration.objects.filter(attended=True), "event__starts_at__date"),
         )
-        .values(*FIELDS.values(), "health_score", "score_before", "health_color", "update_sentiment",
-                "activities_90d", "events_90d")
+        .values(
+            *FIELDS.values(),
+            "health_score",
+            "score_before",
+            "health_color",
+            "update_sentiment",
+            "activities_90d",
+            "events_90d",
+        )
     )
-    frame = pd.DataFrame.from_records(list(rows), columns=[*FIELDS.values(), "health_score", "score_before",
-                                                           "health_color", "update_sentiment",
-                                                           "activities_90d", "events_90d"])
+    frame = pd.DataFrame.from_records(
+        list(rows),
+        columns=[
+            *FIELDS.values(),
+            "health_score",
+            "score_before",
+            "health_color",
+            "update_sentiment",
+            "activities_90d",
+            "events_90d",
+        ],
+    )
     frame = frame.rename(columns={v: k for k, v in FIELDS.items()})
     lead = dt.timedelta(days=LEAD_DAYS)
-    frame["cutoff"] = pd.Series([min(c - lead, as_of) for c in frame["close_date"]], index=frame.index,
-                                dtype=object)
+    frame["cutoff"] = pd.Series(
+        [min(c - lead, as_of) for c in frame["close_date"]], index=frame.index, dtype=object
+    )
     # Sentiment then: the latest health update by the cut-off, else the account's sentiment if it
     # was set by then, else unknown.
     set_by_then = pd.to_datetime(frame["account_sentiment_date"]) <= pd.to_datetime(frame["cutoff"])
@@ -544,8 +563,16 @@ class Forecast:
 
 
 def _empty(quarter: str, segment: str) -> dict:
-    return {"quarter": quarter, "segment": segment, "renewals": 0, "churned": 0, "basis": ZERO,
-            "category_only": ZERO, "expected": ZERO, "at_risk": ZERO}
+    return {
+        "quarter": quarter,
+        "segment": segment,
+        "renewals": 0,
+        "churned": 0,
+        "basis": ZERO,
+        "category_only": ZERO,
+        "expected": ZERO,
+        "at_risk": ZERO,
+    }
 
 
 def forecast(as_of: dt.date, quarters: int = 4) -> Forecast:
@@ -614,3 +641,44 @@ class WhatIf:
                 and (not self.quarter or p.quarter == self.quarter)
             }
         return frozenset(chosen)
+
+
+# --- cached for the pages ---------------------------------------------------------------------------
+
+CACHE_SECONDS = 600
+
+
+def data_version() -> tuple:
+    """What the features and outcomes are read from, in one query: any renewal, score, health
+    update, activity or registration written since makes a new version."""
+    return tuple(
+        Opportunity.objects.filter(type=OpportunityType.RENEWAL)
+        .aggregate(
+            count=Count("pk"),
+            changed=Max("updated_at"),
+            scores=Max(Subquery(ScoreHistory.objects.order_by("-pk").values("pk")[:1])),
+            updates=Max(Subquery(HealthUpdate.objects.order_by("-pk").values("pk")[:1])),
+            activities=Max(Subquery(Activity.objects.order_by("-pk").values("pk")[:1])),
+            registrations=Max(Subquery(Registration.objects.order_by("-pk").values("pk")[:1])),
+        )
+        .values()
+    )
+
+
+def cached(build, *args):
+    """`build(*args)` (forecast or backtest), kept for CACHE_SECONDS while the data stays the same:
+    a what-if or an export asks again without retraining the model. A NoModel is kept too."""
+    from django.core.cache import cache
+
+    what = f"{build.__name__}:{args!r}:{data_version()!r}"
+    key = f"renewal-forecast:{hashlib.sha256(what.encode()).hexdigest()}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = build(*args)
+        except NoModel as exc:
+            found = exc
+        cache.set(key, found, CACHE_SECONDS)
+    if isinstance(found, NoModel):
+        raise found
+    return found

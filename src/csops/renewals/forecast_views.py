@@ -129,13 +129,13 @@ def forecast(request: HttpRequest) -> HttpResponse:
                "lead_days": fc.LEAD_DAYS, "labels": fc.LABELS, "today": today}
     if errors:
         return _page(request, context, errors)
-    result = fc.forecast(today, params["quarters"])
+    result = fc.cached(fc.forecast, today, params["quarters"])
     _check_quarters(params, result, errors)
     if errors:
         return _page(request, context, errors)
     backtest, no_backtest = None, ""
     try:
-        backtest = fc.backtest(params["split"], today)
+        backtest = fc.cached(fc.backtest, params["split"], today)
     except fc.NoModel as exc:
         no_backtest = str(exc)
     churned = params["what_if"].churned(result.predictions)

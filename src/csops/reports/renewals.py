@@ -113,7 +113,7 @@ def pipeline_report(filters: Filters) -> Result:
 
 def forecast_report(filters: Filters) -> Result:
     """Expected renewal ARR for this quarter and the next three, with the model's backtest."""
-    forecast = fc.forecast(filters.today)
+    forecast = fc.cached(fc.forecast, filters.today, 4)
     rows = forecast.rows()
     table = Table(
         "forecast",
@@ -125,7 +125,7 @@ def forecast_report(filters: Filters) -> Result:
     )
     result = Result(tables=[table], note="What-if and each renewal's probability: /renewals/forecast/.")
     try:
-        check = fc.backtest(filters.today - dt.timedelta(days=fc.HELD_OUT_DAYS), filters.today)
+        check = fc.cached(fc.backtest, filters.today - dt.timedelta(days=fc.HELD_OUT_DAYS), filters.today)
     except fc.NoModel as exc:
         result.note = f"No backtest: {exc}. " + result.note
         return result

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from django.utils import timezone
 
 from csops.core.calendar import fiscal_quarter_label, fiscal_quarter_start
 from csops.customers.models import Opportunity
@@ -339,3 +340,26 @@ def test_bad_parameters_are_400_naming_them(client_as, config, params, name):
 
 def test_customer_contact_roles_without_permission_are_refused(client, config):
     assert client.get("/renewals/forecast/").status_code == 302  # to the login page
+
+
+def test_the_pages_reuse_a_forecast_until_the_data_changes(make_account, django_assert_num_queries):
+    from django.core.cache import cache
+
+    cache.clear()
+    account = make_account()
+    renewal = Opportunity.objects.create(
+        external_id="CACHE-1", account=account, name="R", type="renewal", stage="Proposal",
+        close_date=TODAY + dt.timedelta(days=5), forecast_category="commit", arr_basis=Decimal(1000),
+    )
+    first = fc.cached(fc.forecast, TODAY, 4)
+    with django_assert_num_queries(1):  # the data version only: no features read, no training
+        again = fc.cached(fc.forecast, TODAY, 4)
+    assert [p.expected for p in again.predictions] == [p.expected for p in first.predictions]
+    Opportunity.objects.filter(pk=renewal.pk).update(
+        forecast_category="omitted", updated_at=timezone.now() + dt.timedelta(seconds=1)
+    )
+    assert fc.cached(fc.forecast, TODAY, 4).predictions[0].expected == 0
+    with pytest.raises(fc.NoModel):
+        fc.cached(fc.backtest, TODAY - dt.timedelta(days=30), TODAY)
+    with django_assert_num_queries(1), pytest.raises(fc.NoModel):  # the refusal is kept too
+        fc.cached(fc.backtest, TODAY - dt.timedelta(days=30), TODAY)
