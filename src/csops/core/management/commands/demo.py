@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from csops.cockpit.synthetic_history import seed_cta_history
 from csops.core.actions import set_demo_logins
 from csops.core.configuration import apply_configuration, default_directory
 from csops.core.models import ConfigChange
@@ -97,6 +98,11 @@ class Command(BaseCommand):
                               "(/renewals/handoffs/)")
         if processes := seed_processes():
             self.stderr.write(f"Core responsibilities: {processes} processes, with months of status history")
+        backdated, closed = seed_cta_history()
+        if backdated or closed:
+            self.stderr.write(f"CTA history: {backdated:,} CTAs backdated over the last 90 days, {closed:,} "
+                              "closed by their owners, onboarding tasks done (/reports/ctas/, "
+                              "/reports/time-to-value/)")
         if subscriptions := seed_report_subscriptions():
             self.stderr.write(f"Report subscriptions: {subscriptions} (a leader weekly to the health "
                               "distribution, the admin monthly to the CTAs; /reports/subscriptions/)")
