@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "csops.events",
     "csops.renewals",
     "csops.reports",
+    "csops.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -203,4 +204,7 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 # Webinars and labs: what provisions an attendee's lab space when they redeem a code (a dotted
 # path; the default records it only), and mail domains never matched to a customer account.
 CSOPS_LAB_PROVISIONER = os.environ.get("CSOPS_LAB_PROVISIONER", "csops.events.provisioning.record_only")
+# The sandbox cleanup's EC2 endpoint: empty for AWS itself (credentials from the usual AWS
+# variables or profile); the tests, the benchmark and the demo point it at moto's server on loopback.
+CSOPS_SANDBOX_ENDPOINT_URL = os.environ.get("CSOPS_SANDBOX_ENDPOINT_URL", "")
 CSOPS_FREE_MAIL_DOMAINS = frozenset({"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com"})
