@@ -16,8 +16,8 @@ public survey page on a 390x844 phone, no login) into --out (docs/screenshots by
 request board, a request and the weekly triage list (requests-board.png, request.png,
 requests-triage.png); --only renewals, the pipeline, a renewal, retention, the forecast and the
 handoffs (renewals.png, renewal.png, retention.png, forecast.png, handoffs.png); --only reports,
-the catalogue and the health distribution (reports.png, report-health.png). Never downloads a
-browser.
+the catalogue and the health distribution (reports.png, report-health.png); --only sandbox, the
+sandbox report and a run (sandbox.png, sandbox-run.png). Never downloads a browser.
 
 The survey page needs a live invitation token, and the database keeps only digests of those.
 With --data-dir (the demo's CSOPS_DATA_DIR) the script invites one contact to the "Pre-renewal
@@ -84,9 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
     parser.add_argument("--only",
-                        choices=["engagements", "governance", "requests", "events", "renewals", "reports"],
+                        choices=["engagements", "governance", "requests", "events", "renewals", "reports",
+                                 "sandbox"],
                         help="take only these: the CSE engagement and escalation pages, governance, "
-                             "the CS Ops requests, webinars and labs, renewals, or reports")
+                             "the CS Ops requests, webinars and labs, renewals, reports, or the sandbox")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--data-dir", type=Path,
                         help="the demo's CSOPS_DATA_DIR: invite a contact to a survey for survey-phone.png")
@@ -313,6 +314,14 @@ def renewals_shots(page: Page, out: Path) -> None:
     shoot(page, "/renewals/handoffs/", out, "handoffs.png")
 
 
+def sandbox_shots(page: Page, out: Path) -> None:
+    """The report, then the last real run that snapshotted and terminated instances."""
+    shoot(page, "/sandbox/", out, "sandbox.png")
+    runs = page.locator("#runs tbody tr").filter(has_text="Real").filter(has_text="snapshot terminate")
+    target = runs.first if runs.count() else page.locator("#runs tbody tr")
+    shoot(page, target.first.locator("a").first.get_attribute("href"), out, "sandbox-run.png")
+
+
 def csm_shots(page: Page, out: Path) -> None:
     shoot(page, "/cockpit/", out, "my-ctas.png")
     page.locator("main table a[href*='/cockpit/ctas/']").first.click()
@@ -353,6 +362,10 @@ def main(argv: list[str] | None = None) -> None:
                     return
             if everything or args.only == "renewals":
                 renewals_shots(page, args.out)
+                if args.only:
+                    return
+            if everything or args.only == "sandbox":
+                sandbox_shots(page, args.out)
                 if args.only:
                     return
             if everything or args.only == "reports":

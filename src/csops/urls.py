@@ -25,6 +25,7 @@ urlpatterns = [
     path("renewals/", include("csops.renewals.urls")),
     path("events/", include("csops.events.urls")),
     path("reports/", include("csops.reports.urls")),
+    path("sandbox/", include("csops.sandbox.urls")),
     path("events/", include("csops.events.result_urls")),
     path("e/", include("csops.events.public_urls")),
     path("", include("csops.programs.public_urls")),

@@ -25,6 +25,7 @@ from csops.reports.actions import seed_report_subscriptions
 from csops.requests.synthetic import seed_ops_requests
 from csops.rules.actions import evaluate_pending
 from csops.rules.models import RuleBacktest
+from csops.sandbox import synthetic as sandbox_demo
 
 
 class Command(BaseCommand):
@@ -106,6 +107,7 @@ class Command(BaseCommand):
         if subscriptions := seed_report_subscriptions():
             self.stderr.write(f"Report subscriptions: {subscriptions} (a leader weekly to the health "
                               "distribution, the admin monthly to the CTAs; /reports/subscriptions/)")
+        self.sandbox()
         self.stdout.write(self.style.SUCCESS("\ncsops demo is ready."))
         self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of (password {password}):")
         for username, description in logins:
@@ -129,6 +131,18 @@ class Command(BaseCommand):
                 "defaults); left as they are. `csops config plan src/csops/defaults` lists them, "
                 "`csops config apply src/csops/defaults -m WHY --as admin` proposes them."
             )
+
+    def sandbox(self) -> None:
+        """A local EC2 (moto) for the sandbox cleanup, alive as long as the demo: seeded with a test
+        account and its past runs, cleaned by the worker's daily sandbox-clean. Without moto, no AWS
+        credentials reach the demo, so its worker never cleans a real account."""
+        try:
+            sandbox_demo.start_local_ec2()
+        except sandbox_demo.Unavailable as exc:
+            sandbox_demo.isolate_from_aws()
+            self.stderr.write(f"Sandbox: demo skipped, {exc}; the daily sandbox-clean does nothing here")
+            return
+        self.stderr.write(f"Sandbox: {sandbox_demo.seed_sandbox()}")
 
     def catch_mail(self):
         """With the default SMTP server (loopback), run the demo's own mail catcher there."""
