@@ -65,7 +65,7 @@ class Command(BaseCommand):
     def report(self, policy) -> None:
         run = selectors.last_run()
         self.stdout.write(
-            f"Sandbox instances as of run {run.pk} ({run.today})"
+            f"Sandbox instances as of run {run.pk} ({run.today}{', a dry run' if run.dry_run else ''})"
             if run
             else "No cleanup has run yet: `csops sandbox clean --dry-run` lists the plan."
         )
