@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from csops.core import audit
@@ -275,9 +275,24 @@ def _inventory(policy: SandboxPolicy, planned: list[Planned]) -> None:
     )
     for instance_id, row in seen.items():
         row.pk = existing.get(instance_id)
-    fields = [f.name for f in SandboxInstance._meta.concrete_fields if f.name not in ("id", "instance_id")]
-    SandboxInstance.objects.bulk_update([r for r in seen.values() if r.pk], fields, batch_size=1000)
+    _update([r for r in seen.values() if r.pk])
     SandboxInstance.objects.bulk_create([r for r in seen.values() if not r.pk], batch_size=1000)
+
+
+def _update(rows: list[SandboxInstance]) -> None:
+    """Every field but the id of each row, by primary key: one prepared UPDATE run for all rows
+    (Django's bulk_update builds a CASE per field and row, seconds for 10,000 instances)."""
+    if not rows:
+        return
+    meta, quote = SandboxInstance._meta, connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if f.name not in ("id", "instance_id")]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
+    params = [[f.get_db_prep_save(getattr(r, f.attname), connection) for f in fields] + [r.pk] for r in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 EXTEND_HOW = """To keep it longer, edit its {expiration} tag to a later date (YYYY-MM-DD): a month or two
