@@ -216,9 +216,14 @@ def create_cta(
 
 
 @transaction.atomic
-def close_cta(cta: Cta, *, actor: User | None, status: CtaStatus) -> Cta:
+def close_cta(cta: Cta, *, actor: User | None, status: CtaStatus, complete_tasks: bool = False) -> Cta:
+    """Close the CTA; with `complete_tasks`, its open tasks are marked done first (one step where
+    the work is finished, instead of a page load per task)."""
     if not status.is_closed:
         raise ValidationError({"status": f"{status.name!r} is not a closed status."})
+    if complete_tasks:
+        for task in cta.tasks.filter(done_at=None):
+            complete_task(task, actor=actor)
     update_object(cta, actor=actor, status=status, closed_at=timezone.now())
     return cta
 

@@ -232,9 +232,11 @@ def cta_page_context(request: HttpRequest, cta, activity_form: ActivityForm | No
     can_log = has_perm(request.user, "log_activity")
     if can_log and activity_form is None:
         activity_form = ActivityForm(account=cta.account, initial={"date": timezone.localdate()})
+    tasks = selectors.cta_tasks(cta)
     return {
         "cta": cta,
-        "tasks": selectors.cta_tasks(cta),
+        "tasks": tasks,
+        "open_task_count": sum(task.done_at is None for task in tasks),
         "activities": selectors.cta_activities(cta),
         "closed_statuses": selectors.closed_statuses_for(cta),
         "can_work": has_perm(request.user, "work_ctas"),
@@ -263,7 +265,8 @@ def work_cta(request: HttpRequest, pk: int) -> HttpResponse:
             actions.snooze_cta(cta, actor=request.user, until=until, reason=request.POST.get("reason", ""))
         elif verb == "close":
             status = get_object_or_404(CtaStatus, pk=_number(request.POST.get("status"), "status"))
-            actions.close_cta(cta, actor=request.user, status=status)
+            actions.close_cta(cta, actor=request.user, status=status,
+                              complete_tasks=request.POST.get("complete_tasks") == "on")
         elif verb == "reopen":
             actions.reopen_cta(cta, actor=request.user)
         else:

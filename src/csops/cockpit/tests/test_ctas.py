@@ -149,3 +149,26 @@ def test_cockpit_pages_work_a_cta(account, risk, users, client_as):
     assert overdue.closed_at is not None
     page = csm.get(f"/cockpit/ctas/{overdue.pk}/")
     assert page.status_code == 200 and b"Reopen" in page.content
+
+
+def test_closing_can_mark_the_open_tasks_done(account, risk, users, client_as):
+    kind, reason, playbook = risk
+    cta, _ = create_cta(account, actor=None, type=kind, reason=reason, playbook=playbook, name="Wrap up")
+    first = cta.tasks.order_by("position").first()
+    complete_task(first, actor=None)
+    done_at = Task.objects.get(pk=first.pk).done_at
+    csm = client_as("csm")
+    page = csm.get(f"/cockpit/ctas/{cta.pk}/").content.decode()
+    open_count = cta.tasks.filter(done_at=None).count()
+    assert f"and mark its {open_count} open task" in page
+    url = f"/cockpit/ctas/{cta.pk}/work/"
+    wip = CtaStatus.objects.get(name="Work in progress")
+    csm.post(url, {"verb": "close", "status": wip.pk, "complete_tasks": "on"})  # refused: not closed
+    assert cta.tasks.filter(done_at=None).count() == open_count
+    csm.post(url, {"verb": "close", "status": CtaStatus.objects.get(name="Closed Success").pk,
+                   "complete_tasks": "on"})
+    cta.refresh_from_db()
+    assert cta.closed_at is not None and not cta.tasks.filter(done_at=None).exists()
+    assert Task.objects.get(pk=first.pk).done_at == done_at  # a task done before keeps its date
+    completed = AuditEntry.objects.filter(content_type__model="task", verb="update").count()
+    assert completed == open_count + 1
