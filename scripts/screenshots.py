@@ -84,8 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ae", default="ae.amer.1",
                         help="an account owner (AE) login with TAM Scale accounts (same password)")
     parser.add_argument("--only",
-                        choices=["engagements", "governance", "requests", "events", "renewals", "reports",
-                                 "sandbox"],
+                        choices=["engagements", *SECTIONS],
                         help="take only these: the CSE engagement and escalation pages, governance, "
                              "the CS Ops requests, webinars and labs, renewals, reports, or the sandbox")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -333,6 +332,22 @@ def csm_shots(page: Page, out: Path) -> None:
         print(f"{out / 'email-assist.png'}")
 
 
+def reports_shots(page: Page, out: Path) -> None:
+    shoot(page, "/reports/", out, "reports.png")
+    shoot(page, "/reports/health-distribution/", out, "report-health.png")
+
+
+# What --only takes besides engagements (which goes on to the account owner's form), in order.
+SECTIONS = {
+    "governance": governance_shots,
+    "requests": requests_shots,
+    "events": events_shots,
+    "renewals": renewals_shots,
+    "sandbox": sandbox_shots,
+    "reports": reports_shots,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -348,31 +363,11 @@ def main(argv: list[str] | None = None) -> None:
             log_in(page, args.username, args.password)
             if everything:
                 admin_shots(page, args.out)
-            if everything or args.only == "governance":
-                governance_shots(page, args.out)
-                if args.only:
-                    return
-            if everything or args.only == "requests":
-                requests_shots(page, args.out)
-                if args.only:
-                    return
-            if everything or args.only == "events":
-                events_shots(page, args.out)
-                if args.only:
-                    return
-            if everything or args.only == "renewals":
-                renewals_shots(page, args.out)
-                if args.only:
-                    return
-            if everything or args.only == "sandbox":
-                sandbox_shots(page, args.out)
-                if args.only:
-                    return
-            if everything or args.only == "reports":
-                shoot(page, "/reports/", args.out, "reports.png")
-                shoot(page, "/reports/health-distribution/", args.out, "report-health.png")
-                if args.only:
-                    return
+            if args.only in SECTIONS:
+                SECTIONS[args.only](page, args.out)
+                return
+            for shots in SECTIONS.values() if everything else ():
+                shots(page, args.out)
             engagement_shots(page, args.out)
 
             if everything:

@@ -116,7 +116,7 @@ class CtaListView(ObjectListView):
             request._has_reports = selectors.has_reports(request.user)
         return request._has_reports
 
-    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+    def extra_context(self, request: HttpRequest, objects) -> dict[str, Any]:
         user = request.user
         views = [("Mine", {"owner": user.username, "state": "open"})]
         if self.is_manager(request):

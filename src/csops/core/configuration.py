@@ -51,6 +51,12 @@ class ConfigKind:
 REGISTRY: dict[str, ConfigKind] = {}
 
 
+def own_fields(model: type[models.Model]) -> tuple[str, ...]:
+    """Every concrete field but the id and the name (the key): for a kind whose whole row is
+    configuration, such as a policy."""
+    return tuple(f.name for f in model._meta.get_fields() if f.concrete and f.name not in ("id", "name"))
+
+
 def register(kind: ConfigKind) -> None:
     REGISTRY[kind.name] = kind
 

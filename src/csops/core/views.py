@@ -101,8 +101,20 @@ class ObjectListView(LoginRequiredMixin, View):
         """The filters to apply: the query string, or None for none at all."""
         return request.GET or None
 
-    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+    def extra_context(self, request: HttpRequest, objects) -> dict[str, Any]:
+        """More for the page; `objects` is the filtered list, sorted, before paging."""
         return {}
+
+    def export_as(self, fmt: str, objects) -> HttpResponse:
+        """The filtered list in `fmt` (?export=); a list may offer more formats than CSV and XLSX."""
+        if fmt == "csv":
+            return self.export(objects)
+        if fmt == "xlsx":
+            return self.export_xlsx(objects)
+        return HttpResponse(
+            f"export: {fmt!r} is not one of {', '.join(exports.TABLE_FORMATS)}.", status=400,
+            content_type="text/plain",
+        )
 
     def get(self, request: HttpRequest) -> HttpResponse:
         require(request, self.permission)
@@ -115,12 +127,7 @@ class ObjectListView(LoginRequiredMixin, View):
         objects = objects.order_by(sort, "pk")
         if fmt := exports.requested(request):
             require(request, "export_customers")
-            if fmt not in exports.TABLE_FORMATS:
-                return HttpResponse(
-                    f"export: {fmt!r} is not one of {', '.join(exports.TABLE_FORMATS)}.", status=400,
-                    content_type="text/plain",
-                )
-            return self.export(objects) if fmt == "csv" else self.export_xlsx(objects)
+            return self.export_as(fmt, objects)
         try:
             per_page = int(request.GET.get("per_page", 50))
         except ValueError:
@@ -153,7 +160,7 @@ class ObjectListView(LoginRequiredMixin, View):
                 else None,
                 "bulk_url_name": self.bulk_url_name,
                 "header_template": self.header_template,
-                **self.extra_context(request),
+                **self.extra_context(request, objects),
             },
             status=200 if valid else 400,
         )

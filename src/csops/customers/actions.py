@@ -153,6 +153,21 @@ def _link_parents(rows: list[ValidatedRow]) -> None:
     Account.objects.bulk_update(children, ["parent"], batch_size=BATCH)
 
 
+def record_import_run(validation: Validation, *, actor: User | None, file_name: str, partial: bool,
+                      created: int, updated: int, unchanged: int = 0, started: float,
+                      source: str = "import") -> ImportRun:
+    """The import's run, for the import page and the audit trail (inside the import's transaction)."""
+    run = ImportRun.objects.create(
+        kind=validation.kind, file_name=file_name[:255], actor=actor if actor and actor.pk else None,
+        partial=partial, rows=len(validation.rows), created=created, updated=updated,
+        unchanged=unchanged, failed=len(validation.bad_lines), seconds=round(time.monotonic() - started, 3),
+    )
+    audit.record(actor=actor, verb="create", obj=run, source=source, changes={
+        "created": [None, run.created], "updated": [None, run.updated], "failed": [None, run.failed],
+    })
+    return run
+
+
 def write_error_file(validation: Validation, path: Path) -> None:
     by_line: dict[int, list[str]] = {}
     for error in validation.errors:
@@ -191,20 +206,13 @@ def import_records(validation: Validation, *, actor: User | None, file_name: str
                                       batch_size=BATCH)
         if validation.kind == "accounts":
             _link_parents([row for row, _ in creates] + [row for row, _, _ in updates])
-        run = ImportRun.objects.create(
-            kind=validation.kind, file_name=file_name[:255], actor=actor if actor and actor.pk else None,
-            partial=partial, rows=len(validation.rows), created=len(creates), updated=len(updates),
-            unchanged=unchanged, failed=len(validation.bad_lines),
-            seconds=round(time.monotonic() - started, 3),
-        )
         if audit_rows:
             _audit_rows(model, creates, updates, actor, source)
         if source != "seed":
             _announce_rows(model, [obj for _, obj in creates] + [obj for _, obj, _ in updates])
-        audit.record(actor=actor, verb="create", obj=run, source=source, changes={
-            "created": [None, run.created], "updated": [None, run.updated],
-            "failed": [None, run.failed],
-        })
+        run = record_import_run(validation, actor=actor, file_name=file_name, partial=partial,
+                                created=len(creates), updated=len(updates), unchanged=unchanged,
+                                started=started, source=source)
     if validation.errors and error_path is not None:
         write_error_file(validation, error_path)
     return run

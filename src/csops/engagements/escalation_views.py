@@ -60,7 +60,7 @@ class EscalationListView(ObjectListView):
         Column("opened_at", "Opened", sort="id", display=lambda v: f"{v:%Y-%m-%d}"),
     ]
 
-    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+    def extra_context(self, request: HttpRequest, objects) -> dict[str, Any]:
         return {"cadences": _cadences()}
 
 

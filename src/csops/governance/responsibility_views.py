@@ -56,7 +56,7 @@ class ProcessListView(ObjectListView):
         Column("plan", "Plan"),
     ]
 
-    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+    def extra_context(self, request: HttpRequest, objects) -> dict[str, Any]:
         return {"counts": tracker.counts()}
 
 

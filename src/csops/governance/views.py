@@ -280,13 +280,10 @@ class ChangelogView(ChangeListView):
         Column("ops_request", "Request"),
     ]
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        if request.GET.get("export") != "md":
-            return super().get(request)
-        require(request, "view_customers")
-        filterset = self.filterset_class(request.GET, queryset=self.queryset.all())
-        entries = filterset.qs if filterset.is_valid() else self.queryset.none()
-        text = render(request, "governance/changelog.md", {"entries": entries}).content
+    def export_as(self, fmt: str, objects) -> HttpResponse:
+        if fmt != "md":
+            return super().export_as(fmt, objects)
+        text = render(self.request, "governance/changelog.md", {"entries": objects}).content
         response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="changelog.md"'
         return response

@@ -9,11 +9,10 @@ import time
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from csops.core import audit
 from csops.core.bulk import insert_rows
 from csops.core.models import User
-from csops.customers.actions import ImportRejected, update_opportunity, write_error_file
-from csops.customers.models import Account, ImportRun, Opportunity, OpportunityType
+from csops.customers.actions import ImportRejected, record_import_run, update_opportunity, write_error_file
+from csops.customers.models import Account, Opportunity, OpportunityType
 from csops.renewals.models import ArrSnapshot
 
 
@@ -171,28 +170,8 @@ def import_arr_history(
                 ).delete()[0]
         for start in range(0, len(snapshots), 5000):
             insert_rows(ArrSnapshot, snapshots[start : start + 5000])
-        run = ImportRun.objects.create(
-            kind="arr_history",
-            file_name=file_name[:255],
-            actor=actor if actor and actor.pk else None,
-            partial=partial,
-            rows=len(validation.rows),
-            created=len(snapshots) - replaced,
-            updated=replaced,
-            failed=len(validation.bad_lines),
-            seconds=round(time.monotonic() - started, 3),
-        )
-        audit.record(
-            actor=actor,
-            verb="create",
-            obj=run,
-            source="import",
-            changes={
-                "created": [None, run.created],
-                "updated": [None, run.updated],
-                "failed": [None, run.failed],
-            },
-        )
+        run = record_import_run(validation, actor=actor, file_name=file_name, partial=partial,
+                                created=len(snapshots) - replaced, updated=replaced, started=started)
     if validation.errors and error_path is not None:
         write_error_file(validation, error_path)
     return run

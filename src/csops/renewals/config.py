@@ -1,13 +1,4 @@
-from csops.core.configuration import ConfigKind, register
+from csops.core.configuration import ConfigKind, own_fields, register
 from csops.renewals.models import RenewalPolicy
 
-register(
-    ConfigKind(
-        "renewal_policies",
-        RenewalPolicy,
-        fields=tuple(
-            f.name for f in RenewalPolicy._meta.get_fields() if f.concrete and f.name not in ("id", "name")
-        ),
-        order=57,
-    )
-)
+register(ConfigKind("renewal_policies", RenewalPolicy, fields=own_fields(RenewalPolicy), order=57))

@@ -155,39 +155,22 @@ def features(opportunities: QuerySet, as_of: dt.date) -> pd.DataFrame:
         Value(as_of - dt.timedelta(days=WINDOW_DAYS), output_field=DateField()),
     )
     scores = ScoreHistory.objects.exclude(score=None)
+    read = {
+        "health_score": _latest(scores, "score", "scored_on", "cutoff"),
+        "score_before": _latest(scores, "score", "scored_on", "window_start"),
+        "health_color": _latest(scores, "color", "scored_on", "cutoff"),
+        "update_sentiment": _latest(HealthUpdate.objects, "sentiment", "created_at__date", "cutoff"),
+        "activities_90d": _count(Activity.objects, "date"),
+        "events_90d": _count(Registration.objects.filter(attended=True), "event__starts_at__date"),
+    }
+    columns = [*FIELDS.values(), *read]
     rows = (
         opportunities.order_by("close_date", "pk")
         .annotate(cutoff=cutoff, window_start=window_start)
-        .annotate(
-            health_score=_latest(scores, "score", "scored_on", "cutoff"),
-            score_before=_latest(scores, "score", "scored_on", "window_start"),
-            health_color=_latest(scores, "color", "scored_on", "cutoff"),
-            update_sentiment=_latest(HealthUpdate.objects, "sentiment", "created_at__date", "cutoff"),
-            activities_90d=_count(Activity.objects, "date"),
-            events_90d=_count(Registration.objects.filter(attended=True), "event__starts_at__date"),
-        )
-        .values(
-            *FIELDS.values(),
-            "health_score",
-            "score_before",
-            "health_color",
-            "update_sentiment",
-            "activities_90d",
-            "events_90d",
-        )
+        .annotate(**read)
+        .values(*columns)
     )
-    frame = pd.DataFrame.from_records(
-        list(rows),
-        columns=[
-            *FIELDS.values(),
-            "health_score",
-            "score_before",
-            "health_color",
-            "update_sentiment",
-            "activities_90d",
-            "events_90d",
-        ],
-    )
+    frame = pd.DataFrame.from_records(list(rows), columns=columns)
     frame = frame.rename(columns={v: k for k, v in FIELDS.items()})
     lead = dt.timedelta(days=LEAD_DAYS)
     frame["cutoff"] = pd.Series(

@@ -158,6 +158,18 @@ def retention(start: dt.date, end: dt.date, group_by: str | None = None) -> list
     return [groups[k] for k in sorted(groups)]
 
 
+def combined(rows: list[Retention]) -> Retention | None:
+    """Every customer of `rows` together, as "All": the total of a grouped table without asking
+    the database again."""
+    if not rows:
+        return None
+    total = Retention("All")
+    for row in rows:
+        for movement in row.movements:
+            total.add(movement)
+    return total
+
+
 def renewal_rate(start: dt.date, end: dt.date) -> float | None:
     """Won ARR basis / ARR basis of the renewal opportunities closed in [start, end)."""
     closed = Opportunity.objects.filter(

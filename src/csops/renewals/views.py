@@ -19,6 +19,7 @@ from csops.core.permissions import has_perm
 from csops.core.tables import Column
 from csops.core.views import ObjectListView, add_action_errors, require
 from csops.customers.models import Account, Opportunity
+from csops.customers.views import money
 from csops.health.models import HealthUpdate
 from csops.renewals import retention as metrics
 from csops.renewals import selectors
@@ -26,10 +27,6 @@ from csops.renewals.actions import first_of_month, log_risk_update, months_befor
 from csops.renewals.filtersets import RenewalFilterSet
 from csops.renewals.forms import RenewalForm, RiskUpdateForm
 from csops.renewals.models import ArrSnapshot
-
-
-def money(value) -> str:
-    return f"{value:,.0f}"
 
 
 class PipelineView(ObjectListView):
@@ -67,10 +64,8 @@ class PipelineView(ObjectListView):
         self.queryset = selectors.pipeline(rules=self.rules)
         return super().get(request)
 
-    def extra_context(self, request: HttpRequest) -> dict:
-        filterset = self.filterset_class(request.GET or None, queryset=self.queryset.all())
-        renewals = filterset.qs if not filterset.is_bound or filterset.is_valid() else self.queryset.none()
-        return {"summary": selectors.summary(renewals.order_by(), self.rules), "rules": self.rules}
+    def extra_context(self, request: HttpRequest, objects) -> dict:
+        return {"summary": selectors.summary(objects.order_by(), self.rules), "rules": self.rules}
 
 
 @login_required
@@ -197,7 +192,7 @@ def retention(request: HttpRequest) -> HttpResponse:
     if fmt and fmt not in (*exports.TABLE_FORMATS, "pdf"):
         errors.append(f"export: {fmt!r} is not one of csv, xlsx, pdf.")
     rows = [] if errors else metrics.retention(start, end, group_by)
-    total = None if errors else next(iter(metrics.retention(start, end)), None)
+    total = metrics.combined(rows)
     if fmt in exports.TABLE_FORMATS and not errors:
         table = [_retention_row(r) for r in rows] + ([_retention_row(total)] if group_by and total else [])
         name = f"retention-{start:%Y-%m}-{end:%Y-%m}"

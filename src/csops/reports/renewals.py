@@ -30,7 +30,7 @@ def retention_report(filters: Filters) -> Result:
     end = first_of_month(filters.today)
     start = months_before(end, int(filters.given.get("months", 12)))
     rows = metrics.retention(start, end, "segment")
-    total = next(iter(metrics.retention(start, end)), None)
+    total = metrics.combined(rows)
     on_time = metrics.on_time(start, end)
     definitions = metrics.DEFINITIONS
     table = Table(

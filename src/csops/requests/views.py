@@ -380,5 +380,5 @@ class RequestListView(ObjectListView):
         Column("state_changed_at", "In its label since", sort="state_changed_at", display=_day),
     ]
 
-    def extra_context(self, request: HttpRequest) -> dict[str, Any]:
+    def extra_context(self, request: HttpRequest, objects) -> dict[str, Any]:
         return {"section": "list"}

@@ -1,13 +1,4 @@
-from csops.core.configuration import ConfigKind, register
+from csops.core.configuration import ConfigKind, own_fields, register
 from csops.sandbox.models import SandboxPolicy
 
-register(
-    ConfigKind(
-        "sandbox_policies",
-        SandboxPolicy,
-        fields=tuple(
-            f.name for f in SandboxPolicy._meta.get_fields() if f.concrete and f.name not in ("id", "name")
-        ),
-        order=58,
-    )
-)
+register(ConfigKind("sandbox_policies", SandboxPolicy, fields=own_fields(SandboxPolicy), order=58))

@@ -160,47 +160,30 @@ def _expired(
     stopped_on: dt.date | None,
 ) -> Decision:
     """Expiration reached: stop, wait the grace period, snapshot and terminate."""
-    tags = instance.tags
     # The stop recorded is for this expiration only if the owner has not edited the date since.
-    same_expiry = stopped_on is not None and tags.get(policy.stopped_expiry_tag) == expiration_text
-    if decision.category not in ("unnamed",):
+    same_expiry = stopped_on is not None and instance.tags.get(policy.stopped_expiry_tag) == expiration_text
+    if decision.category != "unnamed":
         decision.category = "awaiting"
-    if instance.state in RUNNING:
-        if same_expiry:
-            return _stronger(
-                decision,
-                TERMINATE,
-                f"running again since its expiry stop on {stopped_on}, expiration not extended",
-                "terminating",
-            )
-        decision.set_tags.update(
-            {policy.stopped_tag: format_date(today, "iso"), policy.stopped_expiry_tag: expiration_text}
-        )
-        return _stronger(
-            decision,
-            STOP,
-            f"expired on {decision.expiration}: stopped, {policy.grace_days} days before termination",
-        )
-    if instance.state not in STOPPED:
+    running = instance.state in RUNNING
+    if running and same_expiry:
+        reason = f"running again since its expiry stop on {stopped_on}, expiration not extended"
+        return _stronger(decision, TERMINATE, reason, "terminating")
+    if not running and instance.state not in STOPPED:
         decision.reason = f"expired, {instance.state}"
         return decision
     if not same_expiry:
         decision.set_tags.update(
             {policy.stopped_tag: format_date(today, "iso"), policy.stopped_expiry_tag: expiration_text}
         )
-        return _stronger(
-            decision,
-            TAG,
-            f"expired on {decision.expiration} and stopped: {policy.grace_days} days' grace from today",
-        )
+        if running:
+            reason = f"expired on {decision.expiration}: stopped, {policy.grace_days} days before termination"
+            return _stronger(decision, STOP, reason)
+        reason = f"expired on {decision.expiration} and stopped: {policy.grace_days} days' grace from today"
+        return _stronger(decision, TAG, reason)
     ends = stopped_on + dt.timedelta(days=policy.grace_days)
     if today >= ends:
-        return _stronger(
-            decision,
-            SNAPSHOT_TERMINATE,
-            f"stopped since {stopped_on} after expiring on {decision.expiration}: snapshot and terminate",
-            "terminating",
-        )
+        reason = f"stopped since {stopped_on} after expiring on {decision.expiration}: snapshot and terminate"
+        return _stronger(decision, SNAPSHOT_TERMINATE, reason, "terminating")
     decision.reason = f"stopped on {stopped_on}: terminates on {ends} unless the expiration is extended"
     return decision
 

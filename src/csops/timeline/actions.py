@@ -17,7 +17,7 @@ from csops.core import audit
 from csops.core.actions import create_object
 from csops.core.bulk import paused_gc
 from csops.core.models import User
-from csops.customers.actions import ImportRejected, write_error_file
+from csops.customers.actions import ImportRejected, record_import_run, write_error_file
 from csops.customers.imports import CHUNK, Validation
 from csops.customers.models import Account, Contact, ImportRun
 from csops.timeline.models import Activity, ActivityType
@@ -107,20 +107,14 @@ def import_activities(
     with transaction.atomic():
         _write_creates(creates)
         _write_updates(updates)
-        run = ImportRun.objects.create(
-            kind=validation.kind, file_name=file_name[:255], actor=actor if actor and actor.pk else None,
-            partial=partial, rows=len(validation.rows), created=len(creates), updated=len(updates),
-            unchanged=unchanged, failed=len(validation.bad_lines),
-            seconds=round(time.monotonic() - started, 3),
-        )
         audit.record_many(
             [_created_entry(activity, attendees, actor, source) for activity, attendees in creates]
             + [audit.entry(actor=actor, verb="update", obj=a, changes=changes, source=source)
                for a, changes, _ in updates]
         )
-        audit.record(actor=actor, verb="create", obj=run, source=source, changes={
-            "created": [None, run.created], "updated": [None, run.updated], "failed": [None, run.failed],
-        })
+        run = record_import_run(validation, actor=actor, file_name=file_name, partial=partial,
+                                created=len(creates), updated=len(updates), unchanged=unchanged,
+                                started=started, source=source)
     if validation.errors and error_path is not None:
         write_error_file(validation, error_path)
     return run
